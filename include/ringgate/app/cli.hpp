@@ -1,0 +1,32 @@
+// Command-line flags of the ringgate binary. parse_cli() never exits: it returns the options or a
+// message, and main() turns a message into exit code 2. Durations are in seconds, fractions allowed.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ringgate/core/log.hpp"
+#include "ringgate/gateway/config.hpp"
+#include "ringgate/net/listener.hpp"
+
+namespace ringgate::app {
+
+struct Options {
+  gateway::Config gateway;
+  std::optional<net::SockAddr> admin;
+  LogLevel log_level = LogLevel::info;
+  bool help = false;
+  bool version = false;
+};
+
+struct CliResult {
+  Options options;
+  std::string error;  // empty on success
+};
+
+CliResult parse_cli(const std::vector<std::string>& args);
+std::string usage();
+inline constexpr const char* kVersion = "0.1.0";
+
+}  // namespace ringgate::app

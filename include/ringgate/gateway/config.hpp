@@ -1,0 +1,27 @@
+// Gateway configuration: everything the app's flags decide, with the defaults documented in
+// docs/operations.md. Plain data; validated by the app before the server starts.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "ringgate/net/listener.hpp"
+
+namespace ringgate::gateway {
+
+struct Config {
+  std::vector<net::SockAddr> listen;
+  unsigned workers = 0;                        // 0 = online CPUs
+  std::uint64_t drain_timeout_ms = 5000;       // SIGTERM: how long close handshakes may take
+  std::uint64_t handshake_timeout_ms = 10000;  // TCP accept -> completed upgrade
+  std::uint64_t close_timeout_ms = 5000;       // we sent close (or a refusal): how long we wait for the peer
+  std::uint64_t max_message_bytes = 16u << 20; // bigger -> close 1009
+  std::uint32_t max_head_bytes = 8192;         // bigger request head -> 431
+  std::uint32_t max_outbound_bytes = 1u << 20; // queued for a peer beyond this: stop reading from it
+  std::uint32_t recv_buffers = 2048;           // provided buffers per worker (power of two)
+  std::uint32_t recv_buffer_bytes = 4096;
+  bool direct_descriptors = true;
+  unsigned fixed_files = 0;                    // per worker ring; 0 = RLIMIT_NOFILE
+};
+
+}  // namespace ringgate::gateway

@@ -1,0 +1,46 @@
+// Per-worker counters. Each worker is the only writer of its own WorkerMetrics; the admin endpoint
+// sums all workers' values when it renders /metrics (see render_metrics()).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+
+#include "ringgate/core/metrics.hpp"
+#include "ringgate/http/request.hpp"
+
+namespace ringgate::gateway {
+
+// Close codes with their own label value; anything else is counted as "other".
+inline constexpr std::array<std::uint16_t, 14> kCloseCodes = {1000, 1001, 1002, 1003, 1005, 1006, 1007,
+                                                              1008, 1009, 1010, 1011, 1012, 1013, 1014};
+
+struct WorkerMetrics {
+  Gauge connections_active;
+  Counter connections_accepted;
+  Counter accept_errors;
+  Counter handshakes_completed;
+  std::array<Counter, http::kRejectCount> handshakes_rejected;
+  Counter messages_received, messages_sent;
+  Counter bytes_received, bytes_sent;
+  std::array<Counter, kCloseCodes.size() + 1> closes;  // last = other
+  Counter recv_no_buffers;     // multishot recv stopped because the buffer ring was empty
+  Counter backpressure_pauses; // reads paused because the outbound queue was over its limit
+  Counter timeouts_handshake, timeouts_close;
+  Counter refusal_logs_suppressed;
+
+  void count_close(std::uint16_t code) noexcept {
+    for (std::size_t i = 0; i < kCloseCodes.size(); ++i) {
+      if (kCloseCodes[i] == code) {
+        closes[i].add();
+        return;
+      }
+    }
+    closes[kCloseCodes.size()].add();
+  }
+};
+
+// Renders every worker's metrics, summed, in Prometheus text format.
+void render_metrics(std::span<const WorkerMetrics* const> workers, PromWriter& out);
+
+}  // namespace ringgate::gateway

@@ -1,0 +1,78 @@
+// Outbound bytes of one connection: a singly linked queue of chunks, flushed with one send (or one
+// vectored sendmsg) per connection per loop turn.
+//
+// Small writes (frame headers, echoed small messages, pongs, handshake responses) are appended to
+// the tail chunk, so many frames written in one turn leave in one syscall. Standard chunks come from
+// a per-worker ChunkPool and go back to it, so steady traffic allocates nothing; a message larger
+// than a chunk gets a chunk of its own size (assembled in place, see Chunk::headroom).
+// An idle connection holds no chunk: an empty queue is two null pointers and a counter.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ringgate::gateway {
+
+struct Chunk {
+  Chunk* next;
+  std::uint32_t begin;  // first byte not yet sent
+  std::uint32_t end;    // one past the last byte written
+  std::uint32_t cap;    // bytes available in data[]
+  std::uint32_t pooled; // 1 when it belongs to the standard-size pool
+  std::uint8_t data[];
+
+  std::uint32_t size() const noexcept { return end - begin; }
+  std::uint32_t room() const noexcept { return cap - end; }
+};
+
+class ChunkPool {
+ public:
+  static constexpr std::uint32_t kChunkBytes = 16384 - 32;  // data bytes in a standard chunk
+
+  explicit ChunkPool(std::uint32_t max_cached = 1024) noexcept : max_cached_(max_cached) {}
+  ~ChunkPool();
+  ChunkPool(const ChunkPool&) = delete;
+  ChunkPool& operator=(const ChunkPool&) = delete;
+
+  // A chunk with at least `min_bytes` of data room (a standard one when it fits); nullptr when out of memory.
+  Chunk* get(std::size_t min_bytes) noexcept;
+  // Grows an unqueued chunk to at least `min_bytes` of capacity, keeping its contents.
+  Chunk* grow(Chunk* c, std::size_t min_bytes) noexcept;
+  void put(Chunk* c) noexcept;
+  std::uint32_t cached() const noexcept { return cached_count_; }
+  std::uint64_t outstanding() const noexcept { return outstanding_; }
+
+ private:
+  Chunk* free_ = nullptr;
+  std::uint32_t cached_count_ = 0, max_cached_;
+  std::uint64_t outstanding_ = 0;
+};
+
+class OutQueue {
+ public:
+  bool empty() const noexcept { return head_ == nullptr; }
+  std::uint32_t bytes() const noexcept { return bytes_; }
+
+  // Contiguous room for n bytes at the tail; commit(k <= n) makes them part of the queue.
+  std::uint8_t* reserve(ChunkPool& pool, std::size_t n) noexcept;
+  void commit(std::size_t n) noexcept;
+  bool write(ChunkPool& pool, const void* data, std::size_t n) noexcept;
+  // Appends a filled chunk (e.g. an assembled message); the queue takes ownership.
+  void append(Chunk* c) noexcept;
+
+  // Describes up to max_iov chunks of unsent data; returns the count.
+  std::size_t fill_iov(iovec* iov, std::size_t max_iov) const noexcept;
+  const Chunk* head() const noexcept { return head_; }
+  // Drops n sent bytes from the front, returning drained chunks to the pool.
+  void consume(ChunkPool& pool, std::size_t n) noexcept;
+  void clear(ChunkPool& pool) noexcept;
+
+ private:
+  Chunk* head_ = nullptr;
+  Chunk* tail_ = nullptr;
+  std::uint32_t bytes_ = 0;
+};
+
+}  // namespace ringgate::gateway

@@ -1,0 +1,52 @@
+// Server: opens the listeners, starts one Worker thread per core and stops them gracefully.
+// Listeners are opened here, before any thread starts, so "address in use" is reported at start-up;
+// every worker gets its own SO_REUSEPORT socket on each address (port 0 resolves once, then all
+// workers bind the port the first one got).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ringgate/core/metrics.hpp"
+#include "ringgate/core/result.hpp"
+#include "ringgate/gateway/config.hpp"
+#include "ringgate/gateway/worker.hpp"
+#include "ringgate/net/ring.hpp"
+
+namespace ringgate::gateway {
+
+class Server {
+ public:
+  Server() = default;
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Opens listeners and starts the workers; returns once every worker is running (or one failed).
+  Result<void> start(const Config& cfg, std::string& why);
+  // The addresses actually bound (ports resolved), in --listen order.
+  const std::vector<net::SockAddr>& addresses() const noexcept { return bound_; }
+  std::string features() const;
+  // Graceful drain: every worker stops accepting and closes its WebSockets with 1001.
+  void request_stop() noexcept;
+  // Joins the workers (returns once all have drained).
+  void wait();
+  bool running() const noexcept;
+  void render_metrics(PromWriter& out) const;
+
+ private:
+  Config cfg_;
+  std::vector<net::SockAddr> bound_;
+  std::vector<int> listen_fds_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::thread> threads_;
+  std::unique_ptr<std::atomic<int>[]> ready_;
+  net::Ring control_;  // the main thread's own ring: wakes workers with IORING_OP_MSG_RING
+  bool control_ok_ = false;
+  std::atomic<unsigned> finished_{0};
+};
+
+}  // namespace ringgate::gateway

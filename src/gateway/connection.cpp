@@ -1,0 +1,309 @@
+// Protocol handling of one connection: the HTTP upgrade (accept or refuse with a reason), then
+// WebSocket frames for the /echo route. Everything here runs on the worker thread between ring
+// operations; nothing blocks and nothing is allocated per message.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "ringgate/gateway/worker.hpp"
+#include "ringgate/http/upgrade.hpp"
+#include "ringgate/net/listener.hpp"
+#include "ringgate/ws/accept.hpp"
+#include "ringgate/ws/frame.hpp"
+#include "user_data.hpp"
+
+namespace ringgate::gateway {
+namespace {
+enum Route : std::uint8_t { kRouteNone = 0, kRouteEcho = 1 };
+constexpr std::size_t kHeadroom = ws::kMaxHeaderBytes;  // room for a frame header before a message
+
+std::uint8_t route_of(std::string_view path) noexcept { return path == "/echo" ? kRouteEcho : kRouteNone; }
+
+bool match_route(void*, std::string_view path) noexcept { return route_of(path) != kRouteNone; }
+
+// Printable rendering of request bytes for a log line: no control characters reach the log.
+void append_escaped(std::string& out, std::string_view s, std::size_t max) {
+  for (std::size_t i = 0; i < s.size() && out.size() < max; ++i) {
+    unsigned char ch = static_cast<unsigned char>(s[i]);
+    if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\') {
+      out.push_back(char(ch));
+    } else {
+      char buf[5];
+      std::snprintf(buf, sizeof buf, "\\x%02x", ch);
+      out.append(buf);
+    }
+  }
+}
+}  // namespace
+
+// Receives the parser's events for the /echo route.
+struct EchoSink {
+  Worker& w;
+  std::uint32_t index;
+  Connection& conn;
+  bool failed = false;
+
+  void on_data(ws::Opcode op, std::span<std::uint8_t> chunk, bool message_end) noexcept {
+    if (conn.phase != Phase::open || failed) return;  // after our close: data is ignored
+    if (conn.in == nullptr && message_end) {
+      // The whole message is in this receive buffer: one copy, straight into the output.
+      std::uint8_t* p = conn.out.reserve(w.chunks_, kHeadroom + chunk.size());
+      if (p == nullptr) return fail();
+      std::size_t h = ws::write_header(p, op, true, chunk.size());
+      std::memcpy(p + h, chunk.data(), chunk.size());
+      conn.out.commit(h + chunk.size());
+      count_echo();
+      return;
+    }
+    // A message spanning buffers is assembled in a chunk with room for its header in front, and
+    // that chunk itself is queued when the message ends.
+    if (conn.in == nullptr) {
+      conn.in = w.chunks_.get(kHeadroom + chunk.size());
+      if (conn.in == nullptr) return fail();
+      conn.in->begin = conn.in->end = kHeadroom;
+    }
+    Chunk* c = w.chunks_.grow(conn.in, std::size_t(conn.in->end) + chunk.size());
+    if (c == nullptr) return fail();
+    conn.in = c;
+    std::memcpy(c->data + c->end, chunk.data(), chunk.size());
+    c->end += std::uint32_t(chunk.size());
+    if (!message_end) return;
+    const std::uint64_t len = c->end - kHeadroom;
+    std::uint8_t header[ws::kMaxHeaderBytes];
+    std::size_t h = ws::write_header(header, op, true, len);
+    c->begin = std::uint32_t(kHeadroom - h);
+    std::memcpy(c->data + c->begin, header, h);
+    conn.in = nullptr;
+    conn.out.append(c);
+    count_echo();
+  }
+
+  void on_ping(std::span<const std::uint8_t> payload) noexcept {
+    if (conn.phase != Phase::open) return;
+    std::uint8_t* p = conn.out.reserve(w.chunks_, kHeadroom + payload.size());
+    if (p == nullptr) return fail();
+    std::size_t h = ws::write_header(p, ws::Opcode::pong, true, payload.size());
+    if (!payload.empty()) std::memcpy(p + h, payload.data(), payload.size());
+    conn.out.commit(h + payload.size());
+    w.mark_dirty(index, conn);
+  }
+
+  void on_pong(std::span<const std::uint8_t>) noexcept {}
+
+  void on_close(std::uint16_t code, std::string_view) noexcept {
+    if (conn.phase == Phase::open) {
+      // Answer with the same code (an empty close when the peer sent none), then close TCP.
+      w.send_close(index, conn, code, {}, Phase::finish);
+    } else if (conn.phase == Phase::close_sent) {
+      conn.phase = Phase::finish;  // our close went first; the handshake is complete
+      w.mark_dirty(index, conn);
+    }
+  }
+
+  void count_echo() noexcept {
+    w.metrics_.messages_received.add();
+    w.metrics_.messages_sent.add();
+    w.mark_dirty(index, conn);
+  }
+  void fail() noexcept { failed = true; }
+};
+
+void Worker::release_in(Connection& conn) noexcept {
+  if (conn.in != nullptr) {
+    chunks_.put(conn.in);
+    conn.in = nullptr;
+  }
+}
+
+void Worker::on_bytes(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept {
+  if (conn.phase == Phase::handshake) {
+    std::size_t used = on_head_bytes(index, conn, data, len);
+    if (conn.phase != Phase::open || used == len) return;
+    data += used;
+    len -= used;
+  }
+  if (conn.phase == Phase::open || conn.phase == Phase::close_sent) on_frames(index, conn, data, len);
+}
+
+std::size_t Worker::on_head_bytes(std::uint32_t index, Connection& conn, std::uint8_t* data,
+                                  std::size_t len) noexcept {
+  std::string_view head(reinterpret_cast<const char*>(data), len);
+  if (conn.in != nullptr) {
+    // Earlier bytes of the head are waiting: append (the chunk has room for one more buffer).
+    Chunk* c = conn.in;
+    std::size_t n = std::min<std::size_t>(len, c->room());
+    std::memcpy(c->data + c->end, data, n);
+    c->end += std::uint32_t(n);
+    head = std::string_view(reinterpret_cast<const char*>(c->data), c->end);
+  }
+  http::Request req;
+  const http::ParseResult r = http::parse_request_head(head, req, cfg_.max_head_bytes);
+  if (r.status == http::ParseStatus::need_more) {
+    if (conn.in == nullptr) {
+      conn.in = chunks_.get(std::size_t(cfg_.max_head_bytes) + cfg_.recv_buffer_bytes);
+      if (conn.in == nullptr) {
+        teardown(index, conn);
+        return len;
+      }
+      std::memcpy(conn.in->data, data, len);
+      conn.in->end = std::uint32_t(len);
+    }
+    return len;
+  }
+  if (r.status == http::ParseStatus::error) {
+    refuse(index, conn, r.reject, nullptr, head);
+    return len;
+  }
+  http::Upgrade up;
+  const http::Reject why = http::validate_upgrade(req, up, match_route, nullptr);
+  if (why != http::Reject::none) {
+    refuse(index, conn, why, &req, head.substr(0, r.head_bytes));
+    return len;
+  }
+  conn.route = route_of(up.path);
+  accept_upgrade(index, conn, req, up.key, {});
+  // Bytes after the head (a client may send its first frames at once) belong to the WebSocket.
+  const std::size_t extra = head.size() - r.head_bytes;
+  release_in(conn);
+  return len - std::min(extra, len);
+}
+
+void Worker::accept_upgrade(std::uint32_t index, Connection& conn, const http::Request&,
+                            std::string_view key, std::string_view protocol) noexcept {
+  const std::array<char, 28> accept = ws::accept_key(key);
+  char response[512];
+  std::size_t n = http::write_switching_protocols(std::string_view(accept.data(), accept.size()), protocol,
+                                                  response, sizeof response);
+  if (n == 0 || !conn.out.write(chunks_, response, n)) {
+    teardown(index, conn);
+    return;
+  }
+  conn.phase = Phase::open;
+  wheel_.cancel(conn.timer);
+  metrics_.handshakes_completed.add();
+  mark_dirty(index, conn);
+}
+
+void Worker::refuse(std::uint32_t index, Connection& conn, http::Reject why, const http::Request* req,
+                    std::string_view raw_head) noexcept {
+  metrics_.handshakes_rejected[std::size_t(why)].add();
+  char response[1024];
+  std::size_t n = http::write_reject(why, response, sizeof response);
+  if (n == 0 || !conn.out.write(chunks_, response, n)) {
+    teardown(index, conn);
+    return;
+  }
+  conn.phase = Phase::linger;
+  release_in(conn);
+  wheel_.arm(conn.timer, now_ms_ + cfg_.close_timeout_ms);
+  mark_dirty(index, conn);
+
+  if (!refusal_log_.allow(now_ms_ / 1000)) return;
+  // "handshake refused: reason=.. status=.. peer=.. method=.. target=.. headers=.."; the peer is
+  // filled in last because a direct descriptor may need a ring round trip to learn it.
+  std::string head = "handshake refused: reason=";
+  head += http::reject_name(why);
+  head += " status=" + std::to_string(http::reject_status(why));
+  std::string rest = " method=";
+  if (req != nullptr) {
+    append_escaped(rest, req->method, 2048);
+    rest += " target=";
+    append_escaped(rest, req->target, 2048);
+    rest += " headers=\"";
+    for (std::size_t i = 0; i < req->header_count; ++i) {
+      if (i != 0) rest += " | ";
+      append_escaped(rest, req->headers[i].name, 3500);
+      rest += ": ";
+      append_escaped(rest, req->headers[i].value, 3500);
+    }
+    rest += "\"";
+  } else {
+    rest += "? target=? raw=\"";
+    append_escaped(rest, raw_head.substr(0, 512), 3500);
+    rest += "\"";
+  }
+  if (std::uint64_t s = refusal_log_.take_suppressed(); s != 0) {
+    metrics_.refusal_logs_suppressed.add(s);
+    rest += " (" + std::to_string(s) + " earlier refusals not logged)";
+  }
+  if (ring_.direct()) {
+    // getpeername() needs a real fd: install one from the direct descriptor, finish the line when
+    // it arrives (rare: refusals are rate-limited).
+    const std::uint64_t token = ud(kFdInstall, index);
+    if (ring_.fd_install(conn.fd, token)) {
+      pending_logs_.push_back(PendingLog{token, std::move(head), std::move(rest)});
+      return;
+    }
+    RG_LOG_WARN("%s peer=unknown%s", head.c_str(), rest.c_str());
+    return;
+  }
+  auto peer = net::peer_address(conn.fd);
+  RG_LOG_WARN("%s peer=%s%s", head.c_str(), peer ? peer->to_string().c_str() : "unknown", rest.c_str());
+}
+
+void Worker::on_fd_installed(std::uint64_t token, std::int32_t res) noexcept {
+  for (std::size_t i = 0; i < pending_logs_.size(); ++i) {
+    if (pending_logs_[i].ud != token) continue;
+    std::string peer = "unknown";
+    if (res >= 0) {
+      if (auto a = net::peer_address(res)) peer = a->to_string();
+      ::close(res);
+    }
+    RG_LOG_WARN("%s peer=%s%s", pending_logs_[i].head.c_str(), peer.c_str(), pending_logs_[i].rest.c_str());
+    pending_logs_[i] = std::move(pending_logs_.back());
+    pending_logs_.pop_back();
+    return;
+  }
+  if (res >= 0) ::close(res);
+}
+
+void Worker::on_frames(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept {
+  EchoSink sink{*this, index, conn};
+  ws::Limits limits;
+  limits.max_message_bytes = cfg_.max_message_bytes;
+  const ws::FeedResult r = conn.parser.feed(data, len, sink, limits);
+  if (sink.failed) {
+    release_in(conn);
+    send_close(index, conn, ws::close_code::internal_error, "out of memory", Phase::linger);
+    return;
+  }
+  if (r.close_code != 0 && conn.phase != Phase::finish) {
+    // The peer broke the protocol: say why in a close frame, then shut down and drain.
+    release_in(conn);
+    send_close(index, conn, r.close_code, r.reason, Phase::linger);
+    return;
+  }
+  if (conn.out.bytes() > cfg_.max_outbound_bytes && !(conn.flags & kPaused) && conn.phase == Phase::open) {
+    // The peer sends faster than it reads: stop reading until its queue drains (TCP pushes back).
+    metrics_.backpressure_pauses.add();
+    conn.flags |= kPaused;
+    if (conn.flags & kRecvArmed) (void)ring_.cancel(ud(kRecv, index), ud(kCancel, index));
+  }
+}
+
+void Worker::send_close(std::uint32_t index, Connection& conn, std::uint16_t code, std::string_view reason,
+                        Phase next) noexcept {
+  std::uint8_t payload[ws::kMaxControlPayload];
+  std::size_t n = code == ws::close_code::no_status ? 0 : ws::write_close_payload(payload, code, reason);
+  std::uint8_t* p = conn.out.reserve(chunks_, kHeadroom + n);
+  if (p == nullptr) {
+    teardown(index, conn);
+    return;
+  }
+  std::size_t h = ws::write_header(p, ws::Opcode::close, true, n);
+  std::memcpy(p + h, payload, n);
+  conn.out.commit(h + n);
+  conn.close_code = code;
+  conn.phase = next;
+  if (next != Phase::finish) wheel_.arm(conn.timer, now_ms_ + cfg_.close_timeout_ms);
+  mark_dirty(index, conn);
+}
+
+void Worker::on_peer_gone(std::uint32_t index, Connection& conn) noexcept {
+  if (conn.phase == Phase::open) conn.close_code = ws::close_code::abnormal;
+  teardown(index, conn);
+}
+
+}  // namespace ringgate::gateway

@@ -1,0 +1,143 @@
+#include "ringgate/gateway/outbound.hpp"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace ringgate::gateway {
+
+ChunkPool::~ChunkPool() {
+  while (free_ != nullptr) {
+    Chunk* c = free_;
+    free_ = c->next;
+    std::free(c);
+  }
+}
+
+Chunk* ChunkPool::get(std::size_t min_bytes) noexcept {
+  Chunk* c;
+  if (min_bytes <= kChunkBytes) {
+    if (free_ != nullptr) {
+      c = free_;
+      free_ = c->next;
+      --cached_count_;
+    } else {
+      c = static_cast<Chunk*>(std::malloc(sizeof(Chunk) + kChunkBytes));
+      if (c == nullptr) return nullptr;
+    }
+    c->cap = kChunkBytes;
+    c->pooled = 1;
+  } else {
+    if (min_bytes > UINT32_MAX - sizeof(Chunk)) return nullptr;
+    c = static_cast<Chunk*>(std::malloc(sizeof(Chunk) + min_bytes));
+    if (c == nullptr) return nullptr;
+    c->cap = std::uint32_t(min_bytes);
+    c->pooled = 0;
+  }
+  c->next = nullptr;
+  c->begin = c->end = 0;
+  ++outstanding_;
+  return c;
+}
+
+Chunk* ChunkPool::grow(Chunk* c, std::size_t min_bytes) noexcept {
+  if (c->cap >= min_bytes) return c;
+  std::size_t cap = std::size_t(c->cap) * 2;
+  if (cap < min_bytes) cap = min_bytes;
+  if (cap > UINT32_MAX - sizeof(Chunk)) return nullptr;
+  Chunk* n;
+  if (c->pooled) {
+    n = static_cast<Chunk*>(std::malloc(sizeof(Chunk) + cap));
+    if (n == nullptr) return nullptr;
+    std::memcpy(n, c, sizeof(Chunk) + c->end);
+    c->next = free_;  // the standard chunk goes back to the cache
+    free_ = c;
+    ++cached_count_;
+  } else {
+    n = static_cast<Chunk*>(std::realloc(c, sizeof(Chunk) + cap));
+    if (n == nullptr) return nullptr;
+  }
+  n->cap = std::uint32_t(cap);
+  n->pooled = 0;
+  return n;
+}
+
+void ChunkPool::put(Chunk* c) noexcept {
+  --outstanding_;
+  if (c->pooled && cached_count_ < max_cached_) {
+    c->next = free_;
+    free_ = c;
+    ++cached_count_;
+  } else {
+    std::free(c);
+  }
+}
+
+std::uint8_t* OutQueue::reserve(ChunkPool& pool, std::size_t n) noexcept {
+  if (tail_ != nullptr && tail_->room() >= n) return tail_->data + tail_->end;
+  Chunk* c = pool.get(n);
+  if (c == nullptr) return nullptr;
+  append(c);
+  return c->data;
+}
+
+void OutQueue::commit(std::size_t n) noexcept {
+  tail_->end += std::uint32_t(n);
+  bytes_ += std::uint32_t(n);
+}
+
+bool OutQueue::write(ChunkPool& pool, const void* data, std::size_t n) noexcept {
+  std::uint8_t* p = reserve(pool, n);
+  if (p == nullptr) return false;
+  std::memcpy(p, data, n);
+  commit(n);
+  return true;
+}
+
+void OutQueue::append(Chunk* c) noexcept {
+  c->next = nullptr;
+  if (tail_ != nullptr) {
+    tail_->next = c;
+  } else {
+    head_ = c;
+  }
+  tail_ = c;
+  bytes_ += c->size();
+}
+
+std::size_t OutQueue::fill_iov(iovec* iov, std::size_t max_iov) const noexcept {
+  std::size_t n = 0;
+  for (const Chunk* c = head_; c != nullptr && n < max_iov; c = c->next) {
+    if (c->size() == 0) continue;
+    iov[n].iov_base = const_cast<std::uint8_t*>(c->data + c->begin);
+    iov[n].iov_len = c->size();
+    ++n;
+  }
+  return n;
+}
+
+void OutQueue::consume(ChunkPool& pool, std::size_t n) noexcept {
+  bytes_ -= std::uint32_t(n);
+  while (head_ != nullptr) {
+    std::uint32_t take = head_->size() < n ? head_->size() : std::uint32_t(n);
+    head_->begin += take;
+    n -= take;
+    if (head_->size() != 0) break;
+    // Drained chunks go back at once, so an idle connection holds no buffer.
+    Chunk* done = head_;
+    head_ = done->next;
+    if (head_ == nullptr) tail_ = nullptr;
+    pool.put(done);
+  }
+}
+
+void OutQueue::clear(ChunkPool& pool) noexcept {
+  while (head_ != nullptr) {
+    Chunk* c = head_;
+    head_ = c->next;
+    pool.put(c);
+  }
+  tail_ = nullptr;
+  bytes_ = 0;
+}
+
+}  // namespace ringgate::gateway

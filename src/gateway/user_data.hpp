@@ -1,0 +1,17 @@
+// How a worker tags its ring operations: user_data = kind (8 bits) | generation (24) | slot (32).
+// The generation makes a late completion for a freed slot harmless (see Slab).
+#pragma once
+
+#include <cstdint>
+
+namespace ringgate::gateway {
+
+enum Kind : std::uint8_t { kAccept = 1, kRecv, kSend, kClose, kCancel, kShutdown, kFdInstall, kWake };
+inline constexpr std::uint32_t kGenMask = 0xffffff;
+inline constexpr std::uint32_t kNoSlot = 0xffffffff;
+
+inline Kind kind_of(std::uint64_t ud) noexcept { return Kind(ud >> 56); }
+inline std::uint32_t slot_of(std::uint64_t ud) noexcept { return std::uint32_t(ud); }
+inline std::uint32_t gen_of(std::uint64_t ud) noexcept { return std::uint32_t(ud >> 32) & kGenMask; }
+
+}  // namespace ringgate::gateway

@@ -1,0 +1,404 @@
+// Worker loop and ring plumbing: accepting, receiving into provided buffers, flushing output,
+// tearing connections down. Protocol handling lives in connection.cpp.
+#include "ringgate/gateway/worker.hpp"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+
+#include "ringgate/core/clock.hpp"
+#include "ringgate/net/listener.hpp"
+#include "user_data.hpp"
+
+namespace ringgate::gateway {
+namespace {
+constexpr std::uint16_t kNoSendOp = 0xffff;
+constexpr std::size_t kSendOps = 1024;
+}  // namespace
+
+Worker::Worker(unsigned id, const Config& cfg, std::vector<int> listen_fds) noexcept
+    : id_(id),
+      cfg_(cfg),
+      listen_fds_(std::move(listen_fds)),
+      accept_armed_(listen_fds_.size(), 0),
+      wheel_(monotonic_ms(), 10) {}
+
+Worker::~Worker() = default;
+
+std::string Worker::features() const { return ring_.features().describe(); }
+
+std::uint64_t Worker::ud(std::uint8_t kind, std::uint32_t index) const noexcept {
+  std::uint32_t gen = index == kNoSlot || kind == kAccept ? 0 : conns_.generation(index) & kGenMask;
+  return std::uint64_t(kind) << 56 | std::uint64_t(gen) << 32 | index;
+}
+
+void Worker::request_stop() noexcept { stop_requested_.store(true, std::memory_order_release); }
+
+bool Worker::setup() noexcept {
+  net::RingConfig rc;
+  rc.direct_descriptors = cfg_.direct_descriptors;
+  rc.fixed_files = cfg_.fixed_files;
+  std::string why;
+  if (!ring_.init(rc, why)) {
+    error_ = why;
+    return false;
+  }
+  if (!why.empty()) RG_LOG_WARN("worker %u: %s", id_, why.c_str());
+  // 64 bytes of padding after every receive buffer: SIMD readers may overrun the data safely.
+  if (!buffers_.init(ring_, 0, cfg_.recv_buffers, cfg_.recv_buffer_bytes, 64, why)) {
+    error_ = why;
+    return false;
+  }
+  std::uint32_t capacity = ring_.features().fixed_files;
+  if (!ring_.direct()) {
+    rlimit rl{};
+    getrlimit(RLIMIT_NOFILE, &rl);
+    capacity = std::uint32_t(rl.rlim_cur);
+  }
+  if (!conns_.init(capacity)) {
+    error_ = "cannot reserve the connection slab";
+    return false;
+  }
+  send_ops_.resize(kSendOps);
+  for (std::size_t i = 0; i < kSendOps; ++i) {
+    send_ops_[i].next_free = std::uint16_t(i + 1 < kSendOps ? i + 1 : kNoSendOp);
+  }
+  free_send_op_ = 0;
+  dirty_.reserve(1024);
+  rearm_.reserve(1024);
+  ring_fd_.store(ring_.ring_fd(), std::memory_order_release);
+  return true;
+}
+
+void Worker::run(std::atomic<int>& ready) noexcept {
+  if (!setup()) {
+    ready.store(-1, std::memory_order_release);
+    return;
+  }
+  ready.store(1, std::memory_order_release);
+  loop();
+}
+
+void Worker::loop() noexcept {
+  now_ms_ = monotonic_ms();
+  for (std::size_t i = 0; i < listen_fds_.size(); ++i) arm_accept(i);
+  net::Completion cqes[256];
+  std::uint64_t accept_retry_at = 0;
+  for (;;) {
+    // Wait no longer than the next timer deadline, and wake at least every 100 ms to see a stop
+    // request even if its MSG_RING wake-up was missed.
+    std::uint64_t wait_ms = 100;
+    std::uint64_t next = wheel_.next_deadline_ms();
+    if (next != UINT64_MAX) wait_ms = next > now_ms_ ? std::min<std::uint64_t>(next - now_ms_, wait_ms) : 0;
+    if (!ring_.submit_and_wait(wait_ms == 0 ? 0 : wait_ms * 1'000'000u)) {
+      RG_LOG_ERROR("worker %u: io_uring_enter failed", id_);
+    }
+    now_ms_ = monotonic_ms();
+    for (;;) {
+      std::size_t n = ring_.reap(cqes, std::size(cqes));
+      for (std::size_t i = 0; i < n; ++i) dispatch(cqes[i]);
+      if (n < std::size(cqes)) break;
+    }
+    wheel_.advance(now_ms_, [this](timer::Entry& e) { on_timer(e); });
+
+    if (stop_requested_.load(std::memory_order_acquire) && !draining_) begin_drain();
+    if (accept_retry_ && !draining_) {
+      if (accept_retry_at == 0) accept_retry_at = now_ms_ + 100;
+      if (now_ms_ >= accept_retry_at) {
+        accept_retry_ = false;
+        accept_retry_at = 0;
+        for (std::size_t i = 0; i < listen_fds_.size(); ++i) {
+          if (!accept_armed_[i]) arm_accept(i);
+        }
+      }
+    }
+    flush();
+    // Buffers go back before re-arming the receives that ran dry.
+    buffers_.publish();
+    if (!rearm_.empty()) {
+      for (std::uint32_t index : rearm_) {
+        if (!conns_.live(index)) continue;
+        Connection& conn = *conns_.slot(index);
+        if ((conn.flags & kNeedRecv) && !(conn.flags & (kRecvArmed | kPaused)) && conn.phase != Phase::teardown) {
+          arm_recv(index, conn);
+        }
+      }
+      rearm_.clear();
+    }
+    if (draining_) {
+      if (conns_.size() == 0) break;
+      if (now_ms_ >= drain_deadline_ms_) {
+        conns_.for_each([this](std::uint32_t index, Connection& conn) {
+          if (conn.phase == Phase::open || conn.phase == Phase::close_sent) conn.close_code = 1006;
+          teardown(index, conn);
+        });
+      }
+    }
+  }
+  (void)ring_.submit();
+}
+
+void Worker::arm_accept(std::size_t listener) noexcept {
+  if (ring_.accept_multishot(listen_fds_[listener], ud(kAccept, std::uint32_t(listener)))) {
+    accept_armed_[listener] = 1;
+  } else {
+    accept_retry_ = true;
+  }
+}
+
+void Worker::dispatch(const net::Completion& c) noexcept {
+  const std::uint32_t index = slot_of(c.user_data);
+  switch (kind_of(c.user_data)) {
+    case kAccept:
+      on_accept(index, c);
+      return;
+    case kFdInstall:
+      on_fd_installed(c.user_data, c.res);
+      return;
+    case kCancel:
+    case kShutdown:
+    case kWake:
+      return;
+    default:
+      break;
+  }
+  Connection* conn = index == kNoSlot ? nullptr : conns_.get_masked(index, gen_of(c.user_data), kGenMask);
+  if (conn == nullptr) {
+    // A completion for a connection that is gone: only a consumed buffer needs handling.
+    if (c.has_buffer()) buffers_.recycle(c.buffer_id());
+    return;
+  }
+  switch (kind_of(c.user_data)) {
+    case kRecv:
+      on_recv(index, *conn, c);
+      return;
+    case kSend:
+      on_send(index, *conn, c);
+      return;
+    case kClose:
+      conn->flags |= kCloseDone;
+      maybe_release(index, *conn);
+      return;
+    default:
+      RG_BUG_IF(true);
+      return;
+  }
+}
+
+void Worker::on_accept(std::size_t listener, const net::Completion& c) noexcept {
+  if (!c.more()) {
+    accept_armed_[listener] = 0;
+    if (!draining_) accept_retry_ = true;
+  }
+  if (c.res < 0) {
+    if (c.res != -ECANCELED) {
+      metrics_.accept_errors.add();
+      // ENFILE: the fixed-file table is full; retry shortly rather than spin.
+      accept_retry_ = !draining_;
+    }
+    return;
+  }
+  SlabId id;
+  Connection* conn = draining_ ? nullptr : conns_.alloc(id);
+  if (conn == nullptr) {
+    metrics_.accept_errors.add();
+    (void)ring_.close(c.res, ud(kClose, kNoSlot));
+    return;
+  }
+  conn->fd = c.res;
+  metrics_.connections_accepted.add();
+  metrics_.connections_active.add(1);
+  wheel_.arm(conn->timer, now_ms_ + cfg_.handshake_timeout_ms);
+  arm_recv(id.index, *conn);
+}
+
+void Worker::arm_recv(std::uint32_t index, Connection& conn) noexcept {
+  if (ring_.recv_multishot(conn.fd, buffers_.group(), ud(kRecv, index))) {
+    conn.flags = std::uint8_t((conn.flags | kRecvArmed) & ~kNeedRecv);
+  } else {
+    conn.flags |= kNeedRecv;
+    rearm_.push_back(index);
+  }
+}
+
+void Worker::on_recv(std::uint32_t index, Connection& conn, const net::Completion& c) noexcept {
+  if (!c.more()) conn.flags &= std::uint8_t(~kRecvArmed);
+  const std::uint32_t gen = conns_.generation(index);
+  if (c.res > 0) {
+    const std::uint16_t bid = c.buffer_id();
+    metrics_.bytes_received.add(std::uint64_t(c.res));
+    if (conn.phase != Phase::teardown && conn.phase != Phase::linger && conn.phase != Phase::finish) {
+      on_bytes(index, conn, buffers_.buffer(bid), std::size_t(c.res));
+    }
+    buffers_.recycle(bid);
+    // on_bytes may have torn the connection down and released its slot.
+    if (conns_.generation(index) != gen) return;
+    if (!(conn.flags & kRecvArmed) && conn.phase != Phase::teardown && !(conn.flags & kPaused)) {
+      conn.flags |= kNeedRecv;
+      rearm_.push_back(index);
+    }
+  } else if (c.res == 0) {
+    on_peer_gone(index, conn);
+  } else if (c.res == -ENOBUFS) {
+    metrics_.recv_no_buffers.add();
+    conn.flags |= kNeedRecv;
+    rearm_.push_back(index);
+  } else if (c.res == -ECANCELED) {
+    // A pause (backpressure) or a teardown canceled it. If the pause already ended while the
+    // cancellation was in flight, reading must resume now.
+    if (!(conn.flags & (kPaused | kRecvArmed)) && conn.phase != Phase::teardown) {
+      conn.flags |= kNeedRecv;
+      rearm_.push_back(index);
+    }
+  } else {
+    on_peer_gone(index, conn);
+  }
+  if (conns_.generation(index) == gen) maybe_release(index, conn);
+}
+
+void Worker::mark_dirty(std::uint32_t index, Connection& conn) noexcept {
+  if (conn.flags & kDirty) return;
+  conn.flags |= kDirty;
+  dirty_.push_back(index);
+}
+
+void Worker::flush() noexcept {
+  // dirty_ may grow while we walk it (a teardown never adds, but stay index-based to be safe).
+  for (std::size_t i = 0; i < dirty_.size(); ++i) {
+    const std::uint32_t index = dirty_[i];
+    if (!conns_.live(index)) continue;
+    Connection& conn = *conns_.slot(index);
+    if (!(conn.flags & kDirty)) continue;
+    conn.flags &= std::uint8_t(~kDirty);
+    if (conn.phase == Phase::teardown || (conn.flags & kSendInFlight)) continue;
+    if (!conn.out.empty()) {
+      start_send(index, conn);
+      continue;
+    }
+    if (conn.phase == Phase::finish) {
+      teardown(index, conn);
+    } else if (conn.phase == Phase::linger && !(conn.flags & kShutdownSent)) {
+      // Our last bytes are out: send FIN, then read and discard until the peer closes, so
+      // unread request bytes cannot turn our close into a reset that destroys the response.
+      if (ring_.shutdown_write(conn.fd, ud(kShutdown, index))) conn.flags |= kShutdownSent;
+    }
+  }
+  dirty_.clear();
+}
+
+void Worker::start_send(std::uint32_t index, Connection& conn) noexcept {
+  const Chunk* head = conn.out.head();
+  bool ok;
+  if (head->next == nullptr || free_send_op_ == kNoSendOp) {
+    conn.send_iov = 0;
+    ok = bool(ring_.send(conn.fd, head->data + head->begin, head->size(), ud(kSend, index)));
+  } else {
+    const std::uint16_t op_index = free_send_op_;
+    SendOp& op = send_ops_[op_index];
+    std::size_t n = conn.out.fill_iov(op.iov, std::size(op.iov));
+    op.msg = msghdr{};
+    op.msg.msg_iov = op.iov;
+    op.msg.msg_iovlen = n;
+    ok = bool(ring_.sendmsg(conn.fd, &op.msg, ud(kSend, index)));
+    if (ok) {
+      free_send_op_ = op.next_free;
+      conn.send_op = op_index;
+      conn.send_iov = std::uint8_t(n);
+    }
+  }
+  if (ok) {
+    conn.flags |= kSendInFlight;
+  } else {
+    mark_dirty(index, conn);  // no SQE free: try again next turn
+  }
+}
+
+void Worker::on_send(std::uint32_t index, Connection& conn, const net::Completion& c) noexcept {
+  conn.flags &= std::uint8_t(~kSendInFlight);
+  if (conn.send_iov != 0) {
+    send_ops_[conn.send_op].next_free = free_send_op_;
+    free_send_op_ = conn.send_op;
+    conn.send_iov = 0;
+  }
+  if (c.res < 0) {
+    on_peer_gone(index, conn);
+    maybe_release(index, conn);
+    return;
+  }
+  metrics_.bytes_sent.add(std::uint64_t(c.res));
+  conn.out.consume(chunks_, std::size_t(c.res));
+  if (conn.phase == Phase::teardown) {
+    maybe_release(index, conn);
+    return;
+  }
+  mark_dirty(index, conn);  // more to send, or a phase step (finish, linger) to take
+  if ((conn.flags & kPaused) && conn.out.bytes() <= cfg_.max_outbound_bytes / 2) {
+    conn.flags &= std::uint8_t(~kPaused);
+    if (!(conn.flags & kRecvArmed)) arm_recv(index, conn);
+  }
+}
+
+void Worker::teardown(std::uint32_t index, Connection& conn) noexcept {
+  if (conn.phase == Phase::teardown) return;
+  conn.phase = Phase::teardown;
+  wheel_.cancel(conn.timer);
+  release_in(conn);
+  if (conn.flags & kRecvArmed) (void)ring_.cancel(ud(kRecv, index), ud(kCancel, index));
+  if (conn.flags & kSendInFlight) (void)ring_.cancel(ud(kSend, index), ud(kCancel, index));
+  if (!ring_.close(conn.fd, ud(kClose, index))) {
+    RG_LOG_ERROR("worker %u: no SQE to close a connection", id_);
+    conn.flags |= kCloseDone;
+  }
+}
+
+void Worker::maybe_release(std::uint32_t index, Connection& conn) noexcept {
+  if (conn.phase != Phase::teardown) return;
+  if (conn.flags & (kRecvArmed | kSendInFlight)) return;
+  if (!(conn.flags & kCloseDone)) return;
+  if (conn.close_code != 0) metrics_.count_close(conn.close_code);
+  conn.out.clear(chunks_);
+  metrics_.connections_active.add(-1);
+  conns_.free(index);
+}
+
+void Worker::on_timer(timer::Entry& e) noexcept {
+  // The entry is embedded in its Connection (intrusive timer); step back to the owner.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"
+  auto* conn = reinterpret_cast<Connection*>(reinterpret_cast<char*>(&e) - offsetof(Connection, timer));
+#pragma GCC diagnostic pop
+  const std::uint32_t index = conns_.index_of(conn);
+  switch (conn->phase) {
+    case Phase::handshake:
+      metrics_.timeouts_handshake.add();
+      break;
+    case Phase::close_sent:
+    case Phase::linger:
+    case Phase::finish:
+      metrics_.timeouts_close.add();
+      break;
+    default:
+      break;
+  }
+  teardown(index, *conn);
+}
+
+void Worker::begin_drain() noexcept {
+  draining_ = true;
+  drain_deadline_ms_ = now_ms_ + cfg_.drain_timeout_ms;
+  for (std::size_t i = 0; i < listen_fds_.size(); ++i) {
+    if (accept_armed_[i]) (void)ring_.cancel(ud(kAccept, std::uint32_t(i)), ud(kCancel, kNoSlot));
+  }
+  conns_.for_each([this](std::uint32_t index, Connection& conn) {
+    if (conn.phase == Phase::handshake) {
+      teardown(index, conn);
+    } else if (conn.phase == Phase::open) {
+      send_close(index, conn, ws::close_code::going_away, "server shutting down", Phase::close_sent);
+      wheel_.arm(conn.timer, drain_deadline_ms_);
+    }
+  });
+}
+
+}  // namespace ringgate::gateway
