@@ -1,0 +1,85 @@
+// Bounded, sans-IO HTTP/1.1 request-head parser: bytes in, a Request of views out. It exists only
+// to carry the WebSocket upgrade request, so it reads the head (request line + header fields) and
+// never a body.
+//
+// Invariants and decisions:
+// - Stateless: parse_request_head() re-parses buf from its start on every call, so the caller keeps
+//   the bytes and calls again with a longer buf as they arrive. Results are monotonic in the prefix:
+//   once a prefix gives `done` or `error`, every longer buf gives the same status, head_bytes and
+//   reject. A still-incomplete call costs a memchr walk over the line ends plus a scan of the first
+//   line, both bounded by head_limit.
+// - Bounded: a head is at most head_limit bytes including its final empty line, and at most
+//   kMaxHeaders fields; more is `head_too_large` (431). Only the first head_limit bytes are examined.
+// - Early refusal: a request line that is already invalid (e.g. a TLS ClientHello or binary junk on
+//   the port) is `malformed` as soon as the offending byte arrives, before the end of the head.
+//   The HTTP/2 preface is reported once "PRI * HTTP/2.0\r\n" has arrived.
+// - Strict syntax (RFC 9112), refusing what request smuggling and header confusion feed on: single
+//   SP between request-line parts; method and field names are tokens; no whitespace before ':';
+//   no obs-fold continuation lines; no CTL bytes (NUL, bare CR, DEL...) anywhere; the target is
+//   visible ASCII; the version is "HTTP/" DIGIT "." DIGIT. Leading empty lines are not skipped
+//   (the upgrade request is the first request on a connection). Bare LF line ends are accepted,
+//   as nginx does. Field values may carry obs-text (bytes >= 0x80).
+// - Views in Request point into buf: they live as long as the caller's bytes. After need_more or
+//   error the contents of `out` are unspecified.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace ringgate::http {
+
+inline constexpr std::size_t kMaxHeaders = 64;
+inline constexpr std::size_t kDefaultHeadLimit = 8192;
+
+struct Header {
+  std::string_view name, value;  // value trimmed of surrounding SP/HTAB
+};
+
+struct Request {
+  std::string_view method, target;
+  std::uint8_t version_major = 1, version_minor = 1;
+  Header headers[kMaxHeaders];
+  std::size_t header_count = 0;
+
+  // Case-insensitive name match; the first field with that name; "" if absent (an empty value
+  // also reads as ""; use header_count_of to tell them apart).
+  std::string_view header(std::string_view name) const noexcept;
+  std::size_t header_count_of(std::string_view name) const noexcept;
+};
+
+// Why a request is refused. The order is fixed: it indexes metric arrays (kRejectCount entries).
+enum class Reject : std::uint8_t {
+  none = 0,
+  method_not_allowed,          // 405
+  missing_upgrade,             // 426
+  missing_connection_upgrade,  // 426
+  bad_version,                 // 426
+  bad_key,                     // 400
+  http2_preface,               // 400
+  head_too_large,              // 431
+  not_found,                   // 404
+  malformed,                   // 400
+};
+inline constexpr std::size_t kRejectCount = 10;  // including none
+
+std::string_view reject_name(Reject r) noexcept;    // metric label, e.g. "bad_key"; "none" for none
+int reject_status(Reject r) noexcept;               // HTTP status; 0 for none
+std::string_view reject_reason(Reject r) noexcept;  // one-line human reason for the response body
+
+enum class ParseStatus : std::uint8_t { need_more, done, error };
+
+struct ParseResult {
+  ParseStatus status;
+  std::size_t head_bytes;  // when done: head length including the final empty line; else 0
+  Reject reject;           // when error: why; else none
+};
+
+// need_more: no end of head yet and buf.size() <= head_limit.
+// done: a complete, syntactically valid head of head_bytes <= head_limit bytes; bytes after it
+//       (e.g. a client's early first frame) are not touched.
+// error: malformed / head_too_large / http2_preface.
+ParseResult parse_request_head(std::string_view buf, Request& out,
+                               std::size_t head_limit = kDefaultHeadLimit) noexcept;
+
+}  // namespace ringgate::http
