@@ -14,7 +14,7 @@ namespace ringgate::gateway {
 Server::~Server() {
   request_stop();
   wait();
-  for (int fd : listen_fds_) ::close(fd);
+  for (int fd : orphan_fds_) ::close(fd);
 }
 
 Result<void> Server::start(const Config& cfg, std::string& why) {
@@ -26,11 +26,11 @@ Result<void> Server::start(const Config& cfg, std::string& why) {
     for (unsigned w = 0; w < n; ++w) {
       auto fd = net::open_listener(addr, net::ListenOptions{});
       if (!fd) {
+        for (auto& fds : per_worker) orphan_fds_.insert(orphan_fds_.end(), fds.begin(), fds.end());
         why = "cannot listen on " + addr.to_string() + ": " +
               (fd.error() == Errc::address_in_use ? "address already in use" : std::string(errc_name(fd.error())));
         return fd.error();
       }
-      listen_fds_.push_back(*fd);
       per_worker[w].push_back(*fd);
       if (w == 0 && addr.port() == 0) {
         auto local = net::local_address(*fd);

@@ -25,7 +25,11 @@ Worker::Worker(unsigned id, const Config& cfg, std::vector<int> listen_fds) noex
       accept_armed_(listen_fds_.size(), 0),
       wheel_(monotonic_ms(), 10) {}
 
-Worker::~Worker() = default;
+Worker::~Worker() {
+  for (int& fd : listen_fds_) {
+    if (fd >= 0) ::close(fd);
+  }
+}
 
 std::string Worker::features() const { return ring_.features().describe(); }
 
@@ -128,7 +132,11 @@ void Worker::loop() noexcept {
       rearm_.clear();
     }
     if (draining_) {
-      if (conns_.size() == 0) break;
+      // Done when every connection is released and every accept has returned its last
+      // completion: an accept still in the kernel would keep the listening socket open.
+      bool accepting = false;
+      for (std::uint8_t armed : accept_armed_) accepting |= armed != 0;
+      if (conns_.size() == 0 && !accepting) break;
       if (now_ms_ >= drain_deadline_ms_) {
         conns_.for_each([this](std::uint32_t index, Connection& conn) {
           if (conn.phase == Phase::open || conn.phase == Phase::close_sent) conn.close_code = 1006;
@@ -388,8 +396,12 @@ void Worker::on_timer(timer::Entry& e) noexcept {
 void Worker::begin_drain() noexcept {
   draining_ = true;
   drain_deadline_ms_ = now_ms_ + cfg_.drain_timeout_ms;
+  // Stop accepting: cancel the multishot accepts and close this worker's listeners, so new
+  // connections go to another instance (or are refused) instead of waiting in our backlog.
   for (std::size_t i = 0; i < listen_fds_.size(); ++i) {
     if (accept_armed_[i]) (void)ring_.cancel(ud(kAccept, std::uint32_t(i)), ud(kCancel, kNoSlot));
+    ::close(listen_fds_[i]);
+    listen_fds_[i] = -1;
   }
   conns_.for_each([this](std::uint32_t index, Connection& conn) {
     if (conn.phase == Phase::handshake) {

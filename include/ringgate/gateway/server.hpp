@@ -40,7 +40,7 @@ class Server {
  private:
   Config cfg_;
   std::vector<net::SockAddr> bound_;
-  std::vector<int> listen_fds_;
+  std::vector<int> orphan_fds_;  // listeners opened before a later one failed (workers own the rest)
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   std::unique_ptr<std::atomic<int>[]> ready_;

@@ -1,0 +1,103 @@
+#include "ringgate/gateway/outbound.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+
+namespace ringgate::gateway {
+namespace {
+
+std::string drain_all(OutQueue& q) {
+  iovec iov[64];
+  std::size_t n = q.fill_iov(iov, 64);
+  std::string s;
+  for (std::size_t i = 0; i < n; ++i) s.append(static_cast<char*>(iov[i].iov_base), iov[i].iov_len);
+  return s;
+}
+
+TEST(OutQueue, SmallWritesShareOneChunk) {
+  ChunkPool pool;
+  OutQueue q;
+  EXPECT_TRUE(q.empty());
+  ASSERT_TRUE(q.write(pool, "abc", 3));
+  ASSERT_TRUE(q.write(pool, "def", 3));
+  EXPECT_EQ(q.bytes(), 6u);
+  EXPECT_EQ(q.head()->next, nullptr) << "both writes fit one chunk: one send";
+  EXPECT_EQ(drain_all(q), "abcdef");
+  q.clear(pool);
+  EXPECT_EQ(pool.outstanding(), 0u);
+}
+
+TEST(OutQueue, PartialConsumeKeepsOrderAndReturnsChunks) {
+  ChunkPool pool;
+  OutQueue q;
+  std::string big(ChunkPool::kChunkBytes - 10, 'x');
+  ASSERT_TRUE(q.write(pool, big.data(), big.size()));
+  ASSERT_TRUE(q.write(pool, "0123456789ABCDEFGHIJ", 20));  // does not fit: second chunk
+  ASSERT_NE(q.head()->next, nullptr);
+  EXPECT_EQ(q.bytes(), big.size() + 20);
+  q.consume(pool, big.size() - 5);
+  EXPECT_EQ(drain_all(q), "xxxxx0123456789ABCDEFGHIJ");
+  q.consume(pool, 10);
+  EXPECT_EQ(drain_all(q), "56789ABCDEFGHIJ");
+  EXPECT_EQ(pool.outstanding(), 1u) << "the drained first chunk went back";
+  q.consume(pool, 15);
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.bytes(), 0u);
+  EXPECT_EQ(pool.outstanding(), 0u) << "an idle queue holds no chunk";
+}
+
+TEST(OutQueue, AppendedChunkKeepsHeadroomLayout) {
+  ChunkPool pool;
+  OutQueue q;
+  Chunk* c = pool.get(100000);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->pooled, 0u);
+  c->begin = c->end = 14;
+  c = pool.grow(c, 200000);
+  ASSERT_NE(c, nullptr);
+  EXPECT_GE(c->cap, 200000u);
+  std::memcpy(c->data + c->end, "payload", 7);
+  c->end += 7;
+  c->begin = 12;
+  c->data[12] = 'H';
+  c->data[13] = 'D';
+  ASSERT_TRUE(q.write(pool, "pre", 3));
+  q.append(c);
+  EXPECT_EQ(drain_all(q), "preHDpayload");
+  q.clear(pool);
+  EXPECT_EQ(pool.outstanding(), 0u);
+}
+
+TEST(ChunkPool, GrowFromPooledCopiesAndRecycles) {
+  ChunkPool pool;
+  Chunk* c = pool.get(10);
+  ASSERT_EQ(c->pooled, 1u);
+  std::memcpy(c->data, "hello", 5);
+  c->end = 5;
+  Chunk* g = pool.grow(c, ChunkPool::kChunkBytes * 3);
+  ASSERT_NE(g, nullptr);
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(g->data), 5), "hello");
+  EXPECT_EQ(pool.cached(), 1u) << "the standard chunk is cached again";
+  pool.put(g);
+  EXPECT_EQ(pool.outstanding(), 0u);
+}
+
+TEST(OutQueue, IovLimitIsRespected) {
+  ChunkPool pool;
+  OutQueue q;
+  for (int i = 0; i < 5; ++i) {
+    Chunk* c = pool.get(ChunkPool::kChunkBytes + 1);
+    c->data[0] = char('a' + i);
+    c->end = 1;
+    q.append(c);
+  }
+  iovec iov[3];
+  EXPECT_EQ(q.fill_iov(iov, 3), 3u);
+  EXPECT_EQ(static_cast<char*>(iov[2].iov_base)[0], 'c');
+  q.clear(pool);
+}
+
+}  // namespace
+}  // namespace ringgate::gateway
