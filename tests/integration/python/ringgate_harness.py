@@ -1,0 +1,400 @@
+"""Harness for the integration tests: starts the real `ringgate` binary on loopback ports the
+kernel picks, parses those ports from its stderr, scrapes its admin /metrics, and speaks raw
+HTTP/WebSocket over plain sockets for the cases a well-behaved client library will not produce.
+
+Every wait is bounded by a timeout, and a test only ever signals the PID it started itself
+(Server.kill is registered as a unittest cleanup, so it also runs when the test fails).
+The binary comes from $RINGGATE_BIN (CTest passes $<TARGET_FILE:ringgate>); server stderr goes
+to a file under $RINGGATE_TEST_LOGDIR (or a temp dir) and its tail is printed when a test fails.
+"""
+import base64
+import logging
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+import unittest
+
+# IsolatedAsyncioTestCase runs the loop in debug mode, which warns about every blocking call
+# (the harness's bounded sync waits); errors are still logged.
+logging.getLogger("asyncio").setLevel(logging.ERROR)
+
+LISTEN_RE = re.compile(r"listening on ws://([0-9.]+):(\d+)")
+ADMIN_RE = re.compile(r"admin on http://([0-9.]+):(\d+)")
+START_TIMEOUT_S = 10.0
+IO_TIMEOUT_S = 10.0
+
+REJECT_REASONS = (
+    "method_not_allowed", "missing_upgrade", "missing_connection_upgrade", "bad_version",
+    "bad_key", "http2_preface", "head_too_large", "not_found", "malformed",
+)
+
+
+def ringgate_bin():
+    path = os.environ.get("RINGGATE_BIN", "")
+    if not path:
+        raise RuntimeError("RINGGATE_BIN is not set (path to the ringgate binary)")
+    if not os.access(path, os.X_OK):
+        raise RuntimeError(f"RINGGATE_BIN={path!r} is not an executable file")
+    return path
+
+
+def run_binary(args, timeout=IO_TIMEOUT_S):
+    """Runs ringgate to completion (for --version, bad flags...). Returns CompletedProcess."""
+    return subprocess.run([ringgate_bin(), *args], stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def wait_until(predicate, timeout, interval=0.02):
+    """Polls predicate() until it returns a truthy value or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+class Server:
+    """One ringgate process. Use start_server(testcase, ...) in tests."""
+
+    def __init__(self, *extra_args, admin=True):
+        self.args = [ringgate_bin(), "--listen", "127.0.0.1:0"]
+        if admin:
+            self.args += ["--admin", "127.0.0.1:0"]
+        self.args += list(extra_args)
+        self.want_admin = admin
+        logdir = os.environ.get("RINGGATE_TEST_LOGDIR") or tempfile.gettempdir()
+        os.makedirs(logdir, exist_ok=True)
+        fd, self.log_path = tempfile.mkstemp(prefix="ringgate-", suffix=".stderr", dir=logdir)
+        os.close(fd)
+        self.proc = None
+        self.host = None
+        self.port = None
+        self.admin_port = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self):
+        with open(self.log_path, "wb") as err:
+            self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=err)
+
+        def ready():
+            text = self.stderr_text()
+            listen, admin = LISTEN_RE.search(text), ADMIN_RE.search(text)
+            return listen and (admin or not self.want_admin)
+
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not ready():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"ringgate exited with {self.proc.returncode} during start\n"
+                                   f"argv: {self.args}\nstderr:\n{self.stderr_text()}")
+            if time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"ringgate printed no listen/admin line within "
+                                   f"{START_TIMEOUT_S}s\nstderr:\n{self.stderr_text()}")
+            time.sleep(0.02)
+        text = self.stderr_text()
+        m = LISTEN_RE.search(text)
+        self.host, self.port = m.group(1), int(m.group(2))
+        if self.want_admin:
+            self.admin_port = int(ADMIN_RE.search(text).group(2))
+        return self
+
+    def pid(self):
+        return self.proc.pid
+
+    def signal(self, sig):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+
+    def wait(self, timeout):
+        """Exit code, or None when still running after `timeout` seconds."""
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, timeout=10.0):
+        """SIGTERM then wait; SIGKILL if it does not exit. Returns the exit code."""
+        self.signal(signal.SIGTERM)
+        code = self.wait(timeout)
+        if code is None:
+            self.kill()
+        return code
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+
+    # -- stderr --------------------------------------------------------------------------
+    def stderr_text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stderr_tail(self, lines=40):
+        return "\n".join(self.stderr_text().splitlines()[-lines:])
+
+    def wait_for_log(self, pattern, timeout=5.0):
+        """The first match of regex `pattern` in stderr, waiting up to `timeout`; or None."""
+        rx = re.compile(pattern)
+        return wait_until(lambda: rx.search(self.stderr_text()), timeout)
+
+    # -- endpoints -----------------------------------------------------------------------
+    def url(self, path="/echo"):
+        return f"ws://{self.host}:{self.port}{path}"
+
+    def admin_get(self, path):
+        return http_request(self.admin_port, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                             f"Connection: close\r\n\r\n".encode())
+
+    def metrics(self):
+        resp = self.admin_get("/metrics")
+        if resp.status != 200:
+            raise AssertionError(f"GET /metrics -> {resp.status}: {resp.body[:200]!r}")
+        return Metrics(resp.body.decode("utf-8"))
+
+    def wait_metrics(self, predicate, timeout=5.0):
+        """Scrapes until predicate(metrics) holds (workers publish counters asynchronously);
+        returns the last scrape either way, so the caller's assertion shows the real values."""
+        last = [None]
+
+        def probe():
+            last[0] = self.metrics()
+            return predicate(last[0])
+
+        wait_until(probe, timeout, interval=0.05)
+        return last[0]
+
+
+def start_server(testcase, *extra_args, admin=True):
+    """Starts ringgate for `testcase`; it is killed in cleanup, and its stderr tail printed if the
+    test failed."""
+    server = Server(*extra_args, admin=admin)
+    testcase.addCleanup(_cleanup, testcase, server)
+    return server.start()
+
+
+def _cleanup(testcase, server):
+    server.kill()
+    if _test_failed(testcase):
+        print(f"\n--- ringgate stderr ({server.log_path}), last lines ---\n{server.stderr_tail()}\n---")
+
+
+def _test_failed(testcase):
+    # unittest (3.11) records failures on the result as soon as they happen.
+    try:
+        result = testcase._outcome.result
+        return any(t is testcase for t, _ in result.failures + result.errors)
+    except AttributeError:
+        return True
+
+
+class Metrics:
+    """Prometheus text parsed into {(name, frozenset(labels)): value}."""
+
+    LINE_RE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)")
+    LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+    def __init__(self, text):
+        self.text = text
+        self.samples = {}
+        for line in text.splitlines():
+            if not line or line.startswith("#"):
+                continue
+            m = self.LINE_RE.match(line)
+            if not m:
+                raise AssertionError(f"unparsable metrics line: {line!r}")
+            labels = frozenset(self.LABEL_RE.findall(m.group(2) or ""))
+            self.samples[(m.group(1), labels)] = float(m.group(3))
+
+    def has(self, name, **labels):
+        return (name, frozenset(labels.items())) in self.samples
+
+    def get(self, name, **labels):
+        """The sample's value; 0 when absent (use has() to check presence)."""
+        return self.samples.get((name, frozenset(labels.items())), 0.0)
+
+    def rejected(self, reason):
+        return self.get("ringgate_handshake_rejected_total", reason=reason)
+
+
+# -- raw HTTP ---------------------------------------------------------------------------------
+class HttpResponse:
+    def __init__(self, status_line, headers, body):
+        self.status_line = status_line
+        parts = status_line.split(" ", 2)
+        self.version = parts[0]
+        self.status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else -1
+        self.headers = headers  # list of (name, value), in order
+        self.body = body
+
+    def header(self, name):
+        """All values of header `name` (case-insensitive)."""
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    def __repr__(self):
+        return f"HttpResponse({self.status_line!r}, {self.headers!r}, {self.body!r})"
+
+
+def connect(port, timeout=IO_TIMEOUT_S):
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    sock.settimeout(timeout)
+    return sock
+
+
+def read_http_response(sock, buf=b""):
+    """Reads one response: head, then Content-Length bytes or up to EOF. Returns
+    (HttpResponse, leftover bytes). Raises socket.timeout when the peer stalls."""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError(f"connection closed before a full response head: {buf!r}")
+        buf += chunk
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = []
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise AssertionError(f"malformed response header line {line!r} in {head!r}")
+        headers.append((name.strip(), value.strip()))
+    lengths = [v for k, v in headers if k.lower() == "content-length"]
+    status = lines[0].split(" ")
+    if len(status) > 1 and status[1] == "101":
+        return HttpResponse(lines[0], headers, b""), rest
+    if lengths:
+        n = int(lengths[0])
+        while len(rest) < n:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise AssertionError(f"body shorter than Content-Length {n}: {rest!r}")
+            rest += chunk
+        return HttpResponse(lines[0], headers, rest[:n]), rest[n:]
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return HttpResponse(lines[0], headers, rest), b""
+        rest += chunk
+
+
+def http_request(port, raw_request):
+    """Sends raw bytes, reads one response; the connection is closed afterwards."""
+    with connect(port) as sock:
+        sock.sendall(raw_request)
+        resp, _ = read_http_response(sock)
+        return resp
+
+
+def read_until_eof(sock, timeout=IO_TIMEOUT_S):
+    """Reads until the peer closes (True) or `timeout` passes (False); a reset counts as closed."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            return False, data
+        except ConnectionResetError:
+            return True, data
+        if not chunk:
+            return True, data
+        data += chunk
+    return False, data
+
+
+# -- raw WebSocket ----------------------------------------------------------------------------
+OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+
+
+def upgrade_request(path="/echo", key=None, extra=""):
+    key = key or base64.b64encode(os.urandom(16)).decode()
+    return (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            f"Sec-WebSocket-Version: 13\r\n{extra}\r\n").encode()
+
+
+def make_frame(opcode, payload, fin=True, mask=True):
+    b0 = (0x80 if fin else 0) | opcode
+    n = len(payload)
+    mbit = 0x80 if mask else 0
+    if n < 126:
+        head = struct.pack("!BB", b0, mbit | n)
+    elif n < 65536:
+        head = struct.pack("!BBH", b0, mbit | 126, n)
+    else:
+        head = struct.pack("!BBQ", b0, mbit | 127, n)
+    if not mask:
+        return head + payload
+    key = os.urandom(4)
+    masked = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    return head + key + masked
+
+
+class RawWs:
+    """A WebSocket client on a plain socket, for frames a library would refuse to send."""
+
+    def __init__(self, port, path="/echo"):
+        self.sock = connect(port)
+        self.sock.sendall(upgrade_request(path))
+        resp, self.buf = read_http_response(self.sock)
+        if resp.status != 101:
+            self.sock.close()
+            raise AssertionError(f"upgrade refused: {resp!r}")
+        self.local_addr = self.sock.getsockname()
+
+    def send(self, opcode, payload, fin=True, mask=True):
+        self.sock.sendall(make_frame(opcode, payload, fin, mask))
+
+    def _need(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"EOF while reading a frame (have {self.buf!r})")
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def recv_frame(self):
+        """(fin, opcode, payload) of the next server frame; server frames must not be masked."""
+        b0, b1 = self._need(2)
+        if b1 & 0x80:
+            raise AssertionError("server frame is masked")
+        n = b1 & 0x7F
+        if n == 126:
+            (n,) = struct.unpack("!H", self._need(2))
+        elif n == 127:
+            (n,) = struct.unpack("!Q", self._need(8))
+        return bool(b0 & 0x80), b0 & 0x0F, self._need(n)
+
+    def recv_close(self):
+        """Skips data frames until a close frame; returns its code (1005 when it has none)."""
+        while True:
+            _, opcode, payload = self.recv_frame()
+            if opcode == OP_CLOSE:
+                return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+
+    def close(self):
+        self.sock.close()
+
+
+def close_payload(code, reason=b""):
+    return struct.pack("!H", code) + reason
+
+
+class IntegrationCase(unittest.TestCase):
+    """Base class: short helpers shared by the test files."""
+
+    def assertRejectedDelta(self, before, after, reason, delta):
+        got = after.rejected(reason) - before.rejected(reason)
+        self.assertEqual(got, delta, f"ringgate_handshake_rejected_total{{reason={reason!r}}} "
+                                     f"moved by {got}, expected {delta}")
