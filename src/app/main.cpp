@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
           server.render_metrics(w);
           return w.text();
         },
-        [&server] { return server.running(); }, why);
+        [&server] { return server.healthy(); }, why);
     if (!ok) {
       RG_LOG_ERROR("%s", why.c_str());
       server.request_stop();

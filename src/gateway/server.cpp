@@ -72,6 +72,7 @@ Result<void> Server::start(const Config& cfg, std::string& why) {
 std::string Server::features() const { return workers_.empty() ? std::string() : workers_[0]->features(); }
 
 void Server::request_stop() noexcept {
+  stopping_.store(true);
   for (auto& w : workers_) w->request_stop();
   if (!control_ok_) return;  // workers also poll the flag every 100 ms
   for (auto& w : workers_) {
@@ -87,7 +88,9 @@ void Server::wait() {
   }
 }
 
-bool Server::running() const noexcept { return finished_.load() < threads_.size(); }
+bool Server::running() const noexcept { return finished_.load() == 0; }
+
+bool Server::healthy() const noexcept { return running() && !stopping_.load(); }
 
 void Server::render_metrics(PromWriter& out) const {
   std::vector<const WorkerMetrics*> all;

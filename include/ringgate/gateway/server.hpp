@@ -34,7 +34,10 @@ class Server {
   void request_stop() noexcept;
   // Joins the workers (returns once all have drained).
   void wait();
+  // Every worker is still running (none has stopped, for whatever reason).
   bool running() const noexcept;
+  // Running and not draining: what /healthz reports.
+  bool healthy() const noexcept;
   void render_metrics(PromWriter& out) const;
 
  private:
@@ -47,6 +50,7 @@ class Server {
   net::Ring control_;  // the main thread's own ring: wakes workers with IORING_OP_MSG_RING
   bool control_ok_ = false;
   std::atomic<unsigned> finished_{0};
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace ringgate::gateway

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds Ringgate (Release) and runs it in the foreground:
+# ws://127.0.0.1:8080/echo, metrics on http://127.0.0.1:9100/metrics. Extra arguments go to ringgate
+# and replace these defaults when they name --listen or --admin. Ctrl-C drains and exits.
+set -euo pipefail
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${RINGGATE_BUILD_DIR:-${repo_root}/build/release}"
+"${repo_root}/tools/bootstrap.sh"
+cmake -G Ninja -S "${repo_root}" -B "${build}" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "${build}" --target ringgate -- -j"$(nproc)"
+args=("$@")
+[[ " ${args[*]} " == *" --listen "* ]] || args+=(--listen 127.0.0.1:8080)
+[[ " ${args[*]} " == *" --admin "* ]] || args+=(--admin 127.0.0.1:9100)
+exec "${build}/src/app/ringgate" "${args[@]}"
