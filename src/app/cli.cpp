@@ -36,6 +36,7 @@ std::string usage() {
          "  --max-outbound-bytes N    queued output that pauses reading from a peer (default 1048576)\n"
          "  --recv-buffers N          provided receive buffers per worker, a power of two (default 2048)\n"
          "  --recv-buffer-bytes N     size of each receive buffer (default 4096)\n"
+         "  --subprotocol NAME        a Sec-WebSocket-Protocol /echo accepts (repeatable, in preference order)\n"
          "  --no-direct-descriptors   use ordinary fds instead of io_uring direct descriptors\n"
          "  --log-level LEVEL         debug, info, warn or error (default info)\n"
          "  --help, --version\n"
@@ -45,9 +46,10 @@ std::string usage() {
 CliResult parse_cli(const std::vector<std::string>& args) {
   CliResult r;
   Options& o = r.options;
-  auto fail = [&r](std::string msg) {
-    r.error = std::move(msg);
-    return r;
+  auto fail = [](std::string msg) {
+    CliResult e;
+    e.error = std::move(msg);
+    return e;
   };
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -97,6 +99,9 @@ CliResult parse_cli(const std::vector<std::string>& args) {
     } else if (a == "--recv-buffer-bytes") {
       if (!value(v) || !parse_u64(v, n) || n < 512 || n > (1u << 20)) return fail("--recv-buffer-bytes needs 512..1048576");
       o.gateway.recv_buffer_bytes = std::uint32_t(n);
+    } else if (a == "--subprotocol") {
+      if (!value(v) || v.empty()) return fail("--subprotocol needs a name");
+      o.gateway.subprotocols.push_back(v);
     } else if (a == "--no-direct-descriptors") {
       o.gateway.direct_descriptors = false;
     } else if (a == "--log-level") {

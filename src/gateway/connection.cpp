@@ -163,7 +163,19 @@ std::size_t Worker::on_head_bytes(std::uint32_t index, Connection& conn, std::ui
     return len;
   }
   conn.route = route_of(up.path);
-  accept_upgrade(index, conn, req, up.key, {});
+  // Subprotocol hook: the first protocol in the client's list that the route supports; none is
+  // also a valid answer (the client decides whether it can live without one).
+  std::string_view protocol;
+  if (!up.protocols.empty() && !subprotocols_.empty()) {
+    protocol = http::select_subprotocol(up.protocols, subprotocols_.data(), subprotocols_.size());
+  }
+  // Extensions are parsed for the log and for permessage-deflate later; none is negotiated yet.
+  if (!up.extensions.empty() &&
+      !http::parse_extensions(up.extensions, [](void*, const http::ExtensionOffer&) noexcept {}, nullptr)) {
+    RG_LOG_DEBUG("ignoring malformed Sec-WebSocket-Extensions: %.*s", int(up.extensions.size()),
+                 up.extensions.data());
+  }
+  accept_upgrade(index, conn, req, up.key, protocol);
   // Bytes after the head (a client may send its first frames at once) belong to the WebSocket.
   const std::size_t extra = head.size() - r.head_bytes;
   release_in(conn);

@@ -23,7 +23,9 @@ Worker::Worker(unsigned id, const Config& cfg, std::vector<int> listen_fds) noex
       cfg_(cfg),
       listen_fds_(std::move(listen_fds)),
       accept_armed_(listen_fds_.size(), 0),
-      wheel_(monotonic_ms(), 10) {}
+      wheel_(monotonic_ms(), 10) {
+  for (const std::string& p : cfg_.subprotocols) subprotocols_.emplace_back(p);
+}
 
 Worker::~Worker() {
   for (int& fd : listen_fds_) {

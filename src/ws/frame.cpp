@@ -112,7 +112,7 @@ std::size_t write_close_payload(std::uint8_t* out, std::uint16_t code, std::stri
     // reason[n] is the first byte dropped; if it continues a sequence, drop that sequence too.
     while (n > 0 && (static_cast<std::uint8_t>(reason[n]) & 0xC0) == 0x80) --n;
   }
-  std::memcpy(out + 2, reason.data(), n);
+  if (n != 0) std::memcpy(out + 2, reason.data(), n);  // reason.data() may be null when empty
   return 2 + n;
 }
 

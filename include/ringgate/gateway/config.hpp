@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "ringgate/net/listener.hpp"
@@ -20,6 +21,7 @@ struct Config {
   std::uint32_t max_outbound_bytes = 1u << 20; // queued for a peer beyond this: stop reading from it
   std::uint32_t recv_buffers = 2048;           // provided buffers per worker (power of two)
   std::uint32_t recv_buffer_bytes = 4096;
+  std::vector<std::string> subprotocols;       // offered by /echo, in order of preference
   bool direct_descriptors = true;
   unsigned fixed_files = 0;                    // per worker ring; 0 = RLIMIT_NOFILE
 };

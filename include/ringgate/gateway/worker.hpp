@@ -91,6 +91,7 @@ class Worker {
 
   unsigned id_;
   Config cfg_;
+  std::vector<std::string_view> subprotocols_;  // views of cfg_.subprotocols
   std::vector<int> listen_fds_;
   std::vector<std::uint8_t> accept_armed_;
   std::string error_;

@@ -201,5 +201,30 @@ class HandshakeAcceptTest(rh.IntegrationCase):
         self.assertIn(b"# TYPE ringgate_handshake_rejected_total counter", resp.body)
 
 
+
+class SubprotocolTest(rh.IntegrationCase):
+    """The subprotocol hook: the first protocol in the client's list that the server supports."""
+
+    def setUp(self):
+        self.server = rh.start_server(self, "--subprotocol", "superchat", "--subprotocol", "chat")
+
+    def upgrade(self, protocols):
+        extra = {"Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode()}
+        if protocols is not None:
+            extra["Sec-WebSocket-Protocol"] = protocols
+        with rh.connect(self.server.port) as sock:
+            sock.sendall(request(override=extra))
+            resp, _ = rh.read_http_response(sock)
+        self.assertRegex(resp.status_line, r"^HTTP/1\.1 101 ", repr(resp))
+        return resp.header("Sec-WebSocket-Protocol")
+
+    def test_client_order_wins(self):
+        self.assertEqual(self.upgrade("chat, superchat"), ["chat"])
+        self.assertEqual(self.upgrade("v2.json,superchat"), ["superchat"])
+
+    def test_no_common_protocol_means_none(self):
+        self.assertEqual(self.upgrade("mqtt"), [])
+        self.assertEqual(self.upgrade(None), [])
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -19,6 +19,7 @@ TEST(Cli, ParsesEveryFlag) {
                            "--workers", "3", "--drain-timeout", "0.5", "--handshake-timeout", "2",
                            "--close-timeout", "1.25", "--max-message-bytes", "1000", "--max-head-bytes", "4096",
                            "--recv-buffers", "512", "--recv-buffer-bytes", "8192", "--no-direct-descriptors",
+                           "--subprotocol", "chat", "--subprotocol", "superchat",
                            "--log-level", "warn"});
   ASSERT_TRUE(r.error.empty()) << r.error;
   const Options& o = r.options;
@@ -34,6 +35,7 @@ TEST(Cli, ParsesEveryFlag) {
   EXPECT_EQ(o.gateway.recv_buffers, 512u);
   EXPECT_EQ(o.gateway.recv_buffer_bytes, 8192u);
   EXPECT_FALSE(o.gateway.direct_descriptors);
+  EXPECT_EQ(o.gateway.subprotocols, (std::vector<std::string>{"chat", "superchat"}));
   EXPECT_EQ(o.log_level, LogLevel::warn);
 }
 
