@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 
@@ -97,8 +98,9 @@ void Worker::loop() noexcept {
     // request even if its MSG_RING wake-up was missed.
     std::uint64_t wait_ms = 100;
     std::uint64_t next = wheel_.next_deadline_ms();
-    if (next != UINT64_MAX) wait_ms = next > now_ms_ ? std::min<std::uint64_t>(next - now_ms_, wait_ms) : 0;
-    if (!ring_.submit_and_wait(wait_ms == 0 ? 0 : wait_ms * 1'000'000u)) {
+    // (At least 1 ms: the wheel's bound may be up to a tick early, and spinning would not help.)
+    if (next != UINT64_MAX) wait_ms = std::clamp<std::uint64_t>(next > now_ms_ ? next - now_ms_ : 1, 1, wait_ms);
+    if (!ring_.submit_and_wait(wait_ms * 1'000'000u)) {
       RG_LOG_ERROR("worker %u: io_uring_enter failed", id_);
     }
     now_ms_ = monotonic_ms();
@@ -124,14 +126,17 @@ void Worker::loop() noexcept {
     // Buffers go back before re-arming the receives that ran dry.
     buffers_.publish();
     if (!rearm_.empty()) {
-      for (std::uint32_t index : rearm_) {
+      // arm_recv() appends to rearm_ when no SQE is free; those wait for the next turn.
+      const std::size_t n = rearm_.size();
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::uint32_t index = rearm_[i];
         if (!conns_.live(index)) continue;
         Connection& conn = *conns_.slot(index);
         if ((conn.flags & kNeedRecv) && !(conn.flags & (kRecvArmed | kPaused)) && conn.phase != Phase::teardown) {
           arm_recv(index, conn);
         }
       }
-      rearm_.clear();
+      rearm_.erase(rearm_.begin(), rearm_.begin() + std::ptrdiff_t(n));
     }
     if (draining_) {
       // Done when every connection is released and every accept has returned its last

@@ -99,22 +99,16 @@ Result<int> open_listener(const SockAddr& addr, const ListenOptions& opts) noexc
   return fd;
 }
 
-Result<SockAddr> local_address(int fd) noexcept {
+namespace {
+Result<SockAddr> socket_name(int fd, int (*get)(int, sockaddr*, socklen_t*)) noexcept {
   SockAddr out;
   out.len = sizeof out.storage;
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&out.storage), &out.len) < 0) {
-    return errc_from_errno(errno);
-  }
+  if (get(fd, reinterpret_cast<sockaddr*>(&out.storage), &out.len) < 0) return errc_from_errno(errno);
   return out;
 }
+}  // namespace
 
-Result<SockAddr> peer_address(int fd) noexcept {
-  SockAddr out;
-  out.len = sizeof out.storage;
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&out.storage), &out.len) < 0) {
-    return errc_from_errno(errno);
-  }
-  return out;
-}
+Result<SockAddr> local_address(int fd) noexcept { return socket_name(fd, ::getsockname); }
+Result<SockAddr> peer_address(int fd) noexcept { return socket_name(fd, ::getpeername); }
 
 }  // namespace ringgate::net

@@ -106,6 +106,17 @@ class EchoTest(unittest.IsolatedAsyncioTestCase, rh.IntegrationCase):
             self.assertEqual(ws.close_code, 4321, f"server answered close with {ws.close_code}")
 
 
+class OrdinaryDescriptorEchoTest(EchoTest):
+    """The same echo cases with ordinary file descriptors (the fallback when the kernel refuses a
+    fixed-file table), forced with --no-direct-descriptors."""
+
+    def setUp(self):
+        self.server = rh.start_server(self, "--no-direct-descriptors")
+
+    def test_startup_line_names_the_mode(self):
+        self.assertIn("ordinary descriptors", self.server.stderr_text())
+
+
 class MessageLimitTest(unittest.IsolatedAsyncioTestCase, rh.IntegrationCase):
     LIMIT = 1024
 
