@@ -208,10 +208,14 @@ void Worker::refuse(std::uint32_t index, Connection& conn, http::Reject why, con
     return;
   }
   conn.phase = Phase::linger;
-  release_in(conn);
   wheel_.arm(conn.timer, now_ms_ + cfg_.close_timeout_ms);
   mark_dirty(index, conn);
+  log_refusal(index, conn, why, req, raw_head);
+  release_in(conn);  // only now: the request's views may point into it
+}
 
+void Worker::log_refusal(std::uint32_t index, Connection& conn, http::Reject why, const http::Request* req,
+                         std::string_view raw_head) noexcept {
   if (!refusal_log_.allow(now_ms_ / 1000)) return;
   // "handshake refused: reason=.. status=.. peer=.. method=.. target=.. headers=.."; the peer is
   // filled in last because a direct descriptor may need a ring round trip to learn it.

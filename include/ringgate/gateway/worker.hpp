@@ -83,6 +83,8 @@ class Worker {
                       std::string_view key, std::string_view protocol) noexcept;
   void refuse(std::uint32_t index, Connection& conn, http::Reject why, const http::Request* req,
               std::string_view raw_head) noexcept;
+  void log_refusal(std::uint32_t index, Connection& conn, http::Reject why, const http::Request* req,
+                   std::string_view raw_head) noexcept;
   void send_close(std::uint32_t index, Connection& conn, std::uint16_t code, std::string_view reason,
                   Phase next) noexcept;
   void on_peer_gone(std::uint32_t index, Connection& conn) noexcept;
