@@ -209,6 +209,21 @@ Result<void> Ring::msg_ring(int target_ring_fd, std::int32_t value, std::uint64_
   return {};
 }
 
+Result<void> Ring::connect(int fd, const sockaddr* addr, socklen_t len, std::uint64_t ud) noexcept {
+  RG_SQE_OR_AGAIN(sqe);
+  io_uring_prep_connect(sqe, fd, addr, len);
+  if (direct()) sqe->flags |= IOSQE_FIXED_FILE;
+  io_uring_sqe_set_data64(sqe, ud);
+  return {};
+}
+
+Result<void> Ring::register_file(unsigned slot, int ordinary_fd) noexcept {
+  if (!direct() || slot >= features_.fixed_files) return Errc::invalid_argument;
+  int ret = io_uring_register_files_update(ring_, slot, &ordinary_fd, 1);
+  if (ret == 1) return {};
+  return ret < 0 ? errc_from_errno(-ret) : Result<void>{Errc::io};
+}
+
 #undef RG_SQE_OR_AGAIN
 
 Result<void> Ring::submit_and_wait(std::uint64_t timeout_ns) noexcept {

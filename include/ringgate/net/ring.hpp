@@ -70,6 +70,11 @@ class Ring {
   Result<void> cancel(std::uint64_t target_ud, std::uint64_t ud) noexcept;  // by user_data
   Result<void> close(int fd, std::uint64_t ud) noexcept;                     // close_direct when direct()
   Result<void> fd_install(int fixed_index, std::uint64_t ud) noexcept;       // res = new ordinary fd
+  // Client side (ringgate-load). connect() starts IORING_OP_CONNECT on `fd` (a fixed index when
+  // direct()); `addr` must stay valid until the completion. register_file() puts an ordinary fd
+  // into fixed slot `slot` (the caller may close its fd afterwards: the table holds a reference).
+  Result<void> connect(int fd, const sockaddr* addr, socklen_t len, std::uint64_t ud) noexcept;
+  Result<void> register_file(unsigned slot, int ordinary_fd) noexcept;
   // Posts a CQE with (user_data=ud, res=value) on another ring (IORING_OP_MSG_RING). Our own CQE is skipped.
   Result<void> msg_ring(int target_ring_fd, std::int32_t value, std::uint64_t ud) noexcept;
 

@@ -75,7 +75,9 @@ TEST_P(RingEcho, AcceptRecvSendClose) {
   ASSERT_GE(acc.res, 0);
   EXPECT_TRUE(acc.more()) << "multishot accept stays armed";
   const int conn = acc.res;
-  if (direct) EXPECT_LT(conn, 64) << "a direct descriptor is a table index";
+  if (direct) {
+    EXPECT_LT(conn, 64) << "a direct descriptor is a table index";
+  }
 
   ASSERT_TRUE(ring.recv_multishot(conn, buffers.group(), kRecvUd));
   ASSERT_EQ(::send(client, "hello", 5, 0), 5);
