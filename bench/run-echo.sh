@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end echo benchmark: Ringgate (--workers 1) side by side with the Node `ws` echo server
 # and ws_floor_echo (a minimal epoll WebSocket echo: the same-run floor, one syscall pair per msg).
-# Client (bench/load/echo_load) pinned to CPU0 under SCHED_FIFO 1, server pinned to CPU1 (see
+# Client (tools/load: ringgate-load, io_uring) pinned to CPU0 under SCHED_FIFO 1, server pinned to CPU1 (see
 # shared/research/perf-anchors.md §1: on this 2-core box nice does nothing and runs are
 # client-bound, so server CPU per message is the discriminating figure). Every server is started
 # fresh on a kernel-chosen free port for each run, killed by PID, and the two servers alternate
@@ -13,12 +13,13 @@
 #
 # usage: bench/run-echo.sh [--out FILE] [--warmup S] [--duration S] [--reps N]
 #          [--conns "100 1000"] [--sizes "16 1024"] [--inflight K]
-#          [--hold-conns "N..."] [--hold-duration S] [--no-hold] [--servers "ringgate node floor"]
+#          [--hold-conns "N..."] [--hold-rate PER_S] [--hold-duration S] [--no-hold] [--servers "ringgate node floor"]
 #          [--hold-servers "ringgate node"]
 #          [--ringgate PATH] [--ringgate-args "..."] [--node-args "..."] [--build-dir DIR] [--results DIR]
 #          [--server-sched rr|fifo|none] [--no-rt]
-# Without --ringgate, ringgate is built (Release) in BUILD_DIR/main. echo_load and ws_floor_echo
-# are always built (Release) in BUILD_DIR/load. Writes a markdown report to stdout and to --out.
+# ringgate-load (and ringgate, unless --ringgate is given) are built (Release) in BUILD_DIR/main;
+# ws_floor_echo in BUILD_DIR/load. Hold cells give each server enough rings / processes for the
+# 20,000-file cap: ringgate --workers ceil(N/19000), node --procs ceil(N/19000) (cluster module). Writes a markdown report to stdout and to --out.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,7 +30,8 @@ REPS=1
 CONNS="100 1000"
 SIZES="16 1024"
 INFLIGHT=1
-HOLD_CONNS="2000 10000"  # two sizes separate the fixed cost from the per-connection slope
+HOLD_CONNS="10000 100000"  # two sizes separate the fixed cost from the per-connection slope
+HOLD_RATE=20000
 HOLD_DURATION=5
 DO_HOLD=1
 SERVERS="ringgate node floor"
@@ -54,6 +56,7 @@ while [[ $# -gt 0 ]]; do
     --inflight) INFLIGHT=$2; shift 2 ;;
     --hold-conns) HOLD_CONNS=$2; shift 2 ;;
     --hold-duration) HOLD_DURATION=$2; shift 2 ;;
+    --hold-rate) HOLD_RATE=$2; shift 2 ;;
     --no-hold) DO_HOLD=0; shift ;;
     --servers) SERVERS=$2; shift 2 ;;
     --hold-servers) HOLD_SERVERS=$2; shift 2 ;;
@@ -64,7 +67,7 @@ while [[ $# -gt 0 ]]; do
     --build-dir) BUILD_DIR=$2; shift 2 ;;
     --results) RESULTS=$2; shift 2 ;;
     --no-rt) USE_RT=0; shift ;;
-    -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) die "unknown flag $1" ;;
   esac
 done
@@ -75,11 +78,15 @@ CMDS="$RESULTS/commands.txt"
 log() { echo "[run-echo $(date +%T)] $*" >&2; }
 
 # ---------------------------------------------------------------- build
-log "building echo_load (Release) in $BUILD_DIR/load"
+log "building ws_floor_echo (Release) in $BUILD_DIR/load"
 cmake -G Ninja -S "$ROOT/bench/load" -B "$BUILD_DIR/load" -DCMAKE_BUILD_TYPE=Release >/dev/null
-ninja -C "$BUILD_DIR/load" -j1 echo_load ws_floor_echo >/dev/null
-ECHO_LOAD="$BUILD_DIR/load/echo_load"
+ninja -C "$BUILD_DIR/load" -j1 ws_floor_echo >/dev/null
 FLOOR="$BUILD_DIR/load/ws_floor_echo"
+log "building ringgate-load (Release) in $BUILD_DIR/main"
+cmake -G Ninja -S "$ROOT" -B "$BUILD_DIR/main" -DCMAKE_BUILD_TYPE=Release \
+  -DRINGGATE_TESTS=OFF -DRINGGATE_BENCH=OFF >/dev/null
+ninja -C "$BUILD_DIR/main" -j1 ringgate-load >/dev/null
+LOAD="$BUILD_DIR/main/tools/load/ringgate-load"
 
 if [[ " $SERVERS $HOLD_SERVERS " == *" node "* ]]; then
   if [[ ! -d "$ROOT/bench/load/node_modules/ws" ]]; then
@@ -89,8 +96,6 @@ if [[ " $SERVERS $HOLD_SERVERS " == *" node "* ]]; then
 fi
 if [[ " $SERVERS $HOLD_SERVERS " == *" ringgate "* && -z "$RINGGATE" ]]; then
   log "building ringgate (Release) in $BUILD_DIR/main"
-  cmake -G Ninja -S "$ROOT" -B "$BUILD_DIR/main" -DCMAKE_BUILD_TYPE=Release \
-    -DRINGGATE_TESTS=OFF -DRINGGATE_BENCH=OFF >/dev/null
   ninja -C "$BUILD_DIR/main" -j1 ringgate >/dev/null
   RINGGATE="$BUILD_DIR/main/src/app/ringgate"
 fi
@@ -125,12 +130,14 @@ stop_server() {
 }
 trap stop_server EXIT
 
-# start_server NAME LOGFILE: sets SERVER_PID and SERVER_PORT (kernel-chosen free port).
+# start_server NAME LOGFILE [CONNS]: sets SERVER_PID and SERVER_PORT (kernel-chosen free port).
+# CONNS (hold cells) sizes ringgate's rings and node's processes for the 20,000-file cap.
 start_server() {
-  local name=$1 logf=$2 cmd
+  local name=$1 logf=$2 conns=${3:-0} cmd
+  local units=$(( conns > 19000 ? (conns + 18999) / 19000 : 1 ))
   case "$name" in
-    ringgate) cmd=("${PIN_SERVER[@]}" "$RINGGATE" --listen 127.0.0.1:0 --workers 1 $RINGGATE_ARGS) ;;
-    node) cmd=("${PIN_SERVER[@]}" node $NODE_ARGS "$ROOT/bench/load/node-ws-echo.js" --port 0) ;;
+    ringgate) cmd=("${PIN_SERVER[@]}" "$RINGGATE" --listen 127.0.0.1:0 --workers "$units" $RINGGATE_ARGS) ;;
+    node) cmd=("${PIN_SERVER[@]}" node $NODE_ARGS "$ROOT/bench/load/node-ws-echo.js" --port 0 --procs "$units") ;;
     floor) cmd=("${PIN_SERVER[@]}" "$FLOOR" --port 0) ;;
     *) die "unknown server $name" ;;
   esac
@@ -149,15 +156,22 @@ start_server() {
   return 1
 }
 
-# run_client NAME JSON ARGS...: one echo_load run against the current server.
+# server_pids: the server process and its children (node --procs), comma-separated.
+server_pids() {
+  local kids
+  kids=$(pgrep -d, -P "$SERVER_PID" 2>/dev/null || true)
+  echo "$SERVER_PID${kids:+,$kids}"
+}
+
+# run_client NAME JSON ARGS...: one ringgate-load run against the current server.
 run_client() {
   local name=$1 json=$2; shift 2
-  local cmd=("${PIN_CLIENT[@]}" "$ECHO_LOAD" "$@" --url "ws://127.0.0.1:$SERVER_PORT/echo"
-             --server-pid "$SERVER_PID" --json "$json")
+  local cmd=("${PIN_CLIENT[@]}" "$LOAD" "$@" --url "ws://127.0.0.1:$SERVER_PORT/echo"
+             --server-pid "$(server_pids)" --json "$json" --quiet)
   echo "${cmd[*]}" >> "$CMDS"
   local rc=0
   timeout 180 "${cmd[@]}" > "${json%.json}.txt" 2>&1 || rc=$?
-  [[ $rc == 0 ]] || log "$name: echo_load exited $rc (see ${json%.json}.txt)"
+  [[ $rc == 0 ]] || log "$name: ringgate-load exited $rc (see ${json%.json}.txt)"
   return 0
 }
 
@@ -189,10 +203,10 @@ for rep in $(seq 1 "$REPS"); do
       for s in $(ordered_servers $cell "$HOLD_SERVERS"); do
         tag="hold_${s}_${hc}_r${rep}"
         log "$tag"
-        start_server "$s" "$RESULTS/$tag.server.log" || continue
-        sleep 1  # let the fresh server settle before its baseline RSS is taken
-        run_client "$tag" "$RESULTS/$tag.json" hold --connections "$hc" --duration "$HOLD_DURATION" \
-          --connect-timeout 60
+        start_server "$s" "$RESULTS/$tag.server.log" "$hc" || continue
+        sleep 1  # let the fresh server settle (and node fork its workers) before baseline RSS
+        run_client "$tag" "$RESULTS/$tag.json" hold --connections "$hc" --rate "$HOLD_RATE" \
+          --duration "$HOLD_DURATION" --connect-timeout 60
         stop_server
       done
     done

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Node `ws` echo server: the comparison point for Ringgate's load benchmark.
 // One process, path /echo only, permessage-deflate off, echoes with the same opcode.
-// Usage: node node-ws-echo.js [--port N] [--host H]   (port 0 = kernel picks)
+// Usage: node node-ws-echo.js [--port N] [--host H] [--procs N]   (port 0 = kernel picks)
+// --procs N forks N worker processes with node's cluster module (they share one port); needed past
+// ~19k connections because every process is capped at 20,000 open files (RLIMIT_NOFILE).
 // Prints "listening on ws://HOST:PORT" on stderr once bound (same form as ringgate).
 'use strict';
 const http = require('http');
@@ -12,6 +14,23 @@ function arg(name, fallback) {
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
 }
 
+const cluster = require('cluster');
+const procs = Number(arg('--procs', '1'));
+if (procs > 1 && cluster.isPrimary) {
+  // Round-robin scheduling: the primary accepts and hands each socket to a worker (and closes its copy).
+  cluster.schedulingPolicy = cluster.SCHED_RR;
+  let announced = false;
+  for (let i = 0; i < procs; ++i) {
+    const w = cluster.fork();
+    w.on('message', (m) => {
+      if (!announced && m && m.listening) { announced = true; process.stderr.write(m.listening); }
+    });
+  }
+  for (const sig of ['SIGTERM', 'SIGINT']) {
+    process.on(sig, () => { for (const id in cluster.workers) cluster.workers[id].kill(); process.exit(0); });
+  }
+  return;
+}
 const host = arg('--host', '127.0.0.1');
 const port = Number(arg('--port', '0'));
 
@@ -43,8 +62,10 @@ server.on('upgrade', (req, socket, head) => {
 
 server.listen(port, host, () => {
   const a = server.address();
-  process.stderr.write(`node-ws-echo: listening on ws://${a.address}:${a.port} ` +
-    `(ws ${require('ws/package.json').version}, bufferutil ${bufferutil}, node ${process.version})\n`);
+  const line = `node-ws-echo: listening on ws://${a.address}:${a.port} ` +
+    `(ws ${require('ws/package.json').version}, bufferutil ${bufferutil}, node ${process.version}` +
+    `${procs > 1 ? `, ${procs} processes` : ''})\n`;
+  if (procs > 1) process.send({ listening: line }); else process.stderr.write(line);
 });
 
 for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));

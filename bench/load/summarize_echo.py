@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Turns the JSON files of bench/run-echo.sh (one per echo_load run) into a markdown report.
+"""Turns the JSON files of bench/run-echo.sh (one per ringgate-load run) into a markdown report.
 
 Each figure is the median over repetitions; msgs/s also shows min-max when there is more than one.
 Ratios compare the first server of $SERVERS (the subject, normally ringgate) with `node`.
@@ -44,13 +44,21 @@ def spread(values):
     return f" ({min(values) / 1000:.1f}k–{max(values) / 1000:.1f}k)"
 
 
+# ringgate-load JSON keys (tools/load/report.cpp); cpu_us_per_msg is derived from ns per message.
+SERVER_KEYS = {"rss_before": "server_rss_before_bytes", "rss_after_hold": "server_rss_after_bytes",
+               "rss_bytes_per_conn": "server_rss_bytes_per_connection", "idle_cpu_cores": "server_cpu_cores"}
+
+
 def server_field(run, key):
-    srv = run["data"].get("server") or {}
-    return srv.get(key)
+    d = run["data"]
+    if key == "cpu_us_per_msg":
+        ns = d.get("server_cpu_ns_per_message")
+        return None if ns is None else ns / 1000.0
+    return d.get(SERVER_KEYS.get(key, key))
 
 
 def errors_of(runs):
-    return sum((r["data"].get("errors") or {}).get("total", 0) for r in runs) + \
+    return sum(r["data"].get("errors") or 0 for r in runs) + \
         sum(1 for r in runs if not r["data"])
 
 
@@ -71,10 +79,10 @@ def echo_table(runs, servers, subject, ref):
         row = [f"{conns} × {size} B"]
         by = {s: [r for r in runs if r["kind"] == "echo" and r["server"] == s
                   and r["conns"] == conns and r["size"] == size] for s in servers}
-        mps = {s: med([r["data"].get("messages_per_s") for r in by[s]]) for s in servers}
+        mps = {s: med([r["data"].get("messages_per_second") for r in by[s]]) for s in servers}
         cpu = {s: med([server_field(r, "cpu_us_per_msg") for r in by[s]]) for s in servers}
         for s in servers:
-            row += [fmt(mps[s]) + spread([r["data"].get("messages_per_s") for r in by[s]]), fmt(cpu[s], ".2f")]
+            row += [fmt(mps[s]) + spread([r["data"].get("messages_per_second") for r in by[s]]), fmt(cpu[s], ".2f")]
         if subject != ref:
             a, b = mps.get(subject), mps.get(ref)
             row.append(f"{a / b:.2f}×" if a and b else "—")
@@ -108,7 +116,7 @@ def hold_table(runs, servers):
             rs = [r for r in holds if r["server"] == s and r["conns"] == n]
             before = med([server_field(r, "rss_before") for r in rs])
             after = med([server_field(r, "rss_after_hold") for r in rs])
-            est = med([r["data"].get("established") for r in rs])
+            est = med([r["data"].get("connections_established") for r in rs])
             if before is not None and after is not None and est:
                 held[n] = (after - before, est)
             per = [p for p in (server_field(r, "rss_bytes_per_conn") for r in rs) if p is not None]
@@ -116,7 +124,7 @@ def hold_table(runs, servers):
             if len(per) > 1:
                 per_s += f" ({min(per):,.0f}–{max(per):,.0f})"
             lines.append("| " + " | ".join([
-                s, f"{n:,}", fmt(est), fmt(med([r["data"].get("setup_s") for r in rs]), ".2f"),
+                s, f"{n:,}", fmt(est), fmt(med([r["data"].get("time_to_establish_s") for r in rs]), ".2f"),
                 fmt(before / mib if before else None, ".1f"), fmt(after / mib if after else None, ".1f"),
                 f"**{per_s}**", fmt(med([server_field(r, "idle_cpu_cores") for r in rs]), ".4f"),
                 str(errors_of(rs))]) + " |")
@@ -148,7 +156,7 @@ def main():
                f"{env.get('WARMUP', '?')} s warm-up + {env.get('DURATION', '?')} s measured, "
                f"{env.get('REPS', '1')} repetition(s), median shown; every echo verified (opcode, length, bytes).")
     sched = {"rr": "`chrt -r 1` (SCHED_RR)", "fifo": "`chrt -f 1` (SCHED_FIFO)", "none": "default scheduling"}
-    out.append(f"- Client `echo_load` on CPU0 under {sched.get(env.get('CLIENT_SCHED', 'fifo'), '?')}, server on CPU1 "
+    out.append(f"- Client `ringgate-load` on CPU0 under {sched.get(env.get('CLIENT_SCHED', 'fifo'), '?')}, server on CPU1 "
                f"under {sched.get(env.get('SERVER_SCHED', 'rr'), '?')}; each server started fresh per run; "
                "the servers alternate order per cell. Server CPU/msg = Δ Σ /proc/PID/task/*/schedstat over the "
                "measured window ÷ echoed messages. On 2 cores the fast servers are client-bound, so CPU/msg is "
@@ -163,8 +171,8 @@ def main():
         out += ["", "## Idle connections (server RSS)", "",
                 "RSS per idle conn = (VmRSS after holding − VmRSS of the fresh server before connecting) ÷ "
                 "established connections. User-space only; the kernel adds ~4 KB per socket on each end.", ""] + ht
-    firsts = sorted({(r["server"], (r["data"].get("errors") or {}).get("first", ""))
-                     for r in runs if (r["data"].get("errors") or {}).get("total")})
+    firsts = sorted({(r["server"], ", ".join(f"{k}={v}" for k, v in (r["data"].get("errors_by_cause") or {}).items()))
+                     for r in runs if r["data"].get("errors")})
     if firsts:
         out += ["", "First error per server: " + "; ".join(f"{s}: {e}" for s, e in firsts)]
     cmds_path = os.path.join(results, "commands.txt")
