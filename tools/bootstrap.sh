@@ -13,7 +13,7 @@ with_tests=0
 packages=(g++ cmake ninja-build pkg-config liburing-dev libsimdjson-dev libmimalloc-dev libgtest-dev
           libgmock-dev libbenchmark-dev)
 if ((with_tests)); then
-  packages+=(clang libclang-rt-14-dev)
+  packages+=(clang libclang-rt-14-dev gnuplot-nox)
 fi
 
 missing=()

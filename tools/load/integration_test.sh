@@ -28,10 +28,11 @@ rc=0; "$LOAD" echo --url ws://10.1.2.3:80/echo --connections 1 --duration 1 2> "
 [[ $rc == 2 ]] && grep -q "not a loopback" "$TMP/refuse.txt" || fail "non-loopback target not refused (rc=$rc)"
 
 timeout 60 "$LOAD" echo --url "$URL" --connections 50 --size 100 --inflight 2 --warmup 0.5 --duration 2 \
-  --server-pid "$PID" --json "$TMP/echo.json" --quiet > "$TMP/echo.txt" || { cat "$TMP/echo.txt"; fail "echo run failed"; }
+  --server-pid "$PID" --json "$TMP/echo.json" --plot "$TMP/echo.png" --quiet > "$TMP/echo.txt" || { cat "$TMP/echo.txt"; fail "echo run failed"; }
 timeout 60 "$LOAD" hold --url "$URL" --connections 2000 --rate 10000 --duration 1 \
   --server-pid "$PID" --json "$TMP/hold.json" --quiet > "$TMP/hold.txt" || { cat "$TMP/hold.txt"; fail "hold run failed"; }
 
+[[ -s "$TMP/echo.png" ]] && head -c 8 "$TMP/echo.png" | grep -q PNG || fail "--plot wrote no PNG"
 python3 - "$TMP/echo.json" "$TMP/hold.json" <<'PY'
 import json, sys
 e = json.load(open(sys.argv[1])); h = json.load(open(sys.argv[2]))
