@@ -34,7 +34,7 @@ std::string usage() {
          "  --max-message-bytes N     larger messages are closed with 1009 (default 16777216)\n"
          "  --max-head-bytes N        larger request heads get 431 (default 8192)\n"
          "  --max-outbound-bytes N    queued output that pauses reading from a peer (default 1048576)\n"
-         "  --recv-buffers N          provided receive buffers per worker, a power of two (default 2048)\n"
+         "  --recv-buffers N          provided receive buffers per worker, a power of two (default 512)\n"
          "  --recv-buffer-bytes N     size of each receive buffer (default 4096)\n"
          "  --subprotocol NAME        a Sec-WebSocket-Protocol /echo accepts (repeatable, in preference order)\n"
          "  --no-direct-descriptors   use ordinary fds instead of io_uring direct descriptors\n"

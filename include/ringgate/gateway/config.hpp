@@ -19,7 +19,7 @@ struct Config {
   std::uint64_t max_message_bytes = 16u << 20; // bigger -> close 1009
   std::uint32_t max_head_bytes = 8192;         // bigger request head -> 431
   std::uint32_t max_outbound_bytes = 1u << 20; // queued for a peer beyond this: stop reading from it
-  std::uint32_t recv_buffers = 2048;           // provided buffers per worker (power of two)
+  std::uint32_t recv_buffers = 512;            // provided buffers per worker (power of two): 2 MiB
   std::uint32_t recv_buffer_bytes = 4096;
   std::vector<std::string> subprotocols;       // offered by /echo, in order of preference
   bool direct_descriptors = true;
