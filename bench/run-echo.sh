@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end echo benchmark: Ringgate (--workers 1) side by side with the Node `ws` echo server
+# End-to-end echo benchmark: Ringgate (--workers 1; holds: ceil(N/19000)) side by side with the Node `ws` echo server
 # and ws_floor_echo (a minimal epoll WebSocket echo: the same-run floor, one syscall pair per msg).
 # Client (tools/load: ringgate-load, io_uring) pinned to CPU0 under SCHED_FIFO 1, server pinned to CPU1 (see
 # shared/research/perf-anchors.md §1: on this 2-core box nice does nothing and runs are

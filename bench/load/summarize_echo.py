@@ -151,7 +151,7 @@ def main():
     out.append(f"- When: {env.get('STARTED', '?')} – {env.get('ENDED', '?')}; kernel {env.get('KERNEL', '?')}; "
                f"git {env.get('GIT_REV', '?')}")
     out.append(f"- ringgate: {env.get('RG_VERSION', 'n/a')} (build type {env.get('RINGGATE_BUILD_TYPE', '?')}), "
-               "`--workers 1`; node: " + env.get("NODE_VERSION", "?") + " (perMessageDeflate off)")
+               "`--workers 1` for echo, ceil(N/19000) workers for holds; node: " + env.get("NODE_VERSION", "?") + " (perMessageDeflate off)")
     out.append(f"- Load: closed loop, {env.get('INFLIGHT', '1')} message(s) in flight per connection, "
                f"{env.get('WARMUP', '?')} s warm-up + {env.get('DURATION', '?')} s measured, "
                f"{env.get('REPS', '1')} repetition(s), median shown; every echo verified (opcode, length, bytes).")
