@@ -2,12 +2,27 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
 
 namespace ringgate::app {
 namespace {
+constexpr std::uint64_t kMaxDurationMs = 40ull * 24 * 3600 * 1000;  // connection times are 32-bit ms
+
+std::uint64_t* duration_flag(gateway::Config& g, const std::string& a) {
+  if (a == "--drain-timeout") return &g.drain_timeout_ms;
+  if (a == "--drain-window") return &g.drain_window_ms;
+  if (a == "--handshake-timeout") return &g.handshake_timeout_ms;
+  if (a == "--close-timeout") return &g.close_timeout_ms;
+  if (a == "--ping-interval") return &g.ping_interval_ms;
+  if (a == "--pong-timeout") return &g.pong_timeout_ms;
+  if (a == "--idle-timeout") return &g.idle_timeout_ms;
+  if (a == "--max-lifetime") return &g.max_lifetime_ms;
+  return nullptr;
+}
+
 bool parse_u64(const std::string& s, std::uint64_t& out) {
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
   return ec == std::errc{} && end == s.data() + s.size();
@@ -23,13 +38,35 @@ bool parse_seconds_ms(const std::string& s, std::uint64_t& out_ms) {
 }
 }  // namespace
 
+// Each profile pings at 45 % of the proxy's idle cut-off: even with +10 % jitter a ping and its pong
+// cross the proxy before half the cut-off has passed, so one lost ping still leaves a second chance.
+const HeartbeatProfile* heartbeat_profile(std::string_view name) {
+  static constexpr HeartbeatProfile kProfiles[] = {
+      {"cloudflare", 100'000, 45'000, 10'000},  // Cloudflare closes WebSockets idle for 100 s
+      {"aws-alb", 60'000, 27'000, 10'000},      // ALB idle timeout, default 60 s
+      {"aws-nlb", 350'000, 157'500, 20'000},    // NLB TCP idle timeout, 350 s
+      {"nginx", 60'000, 27'000, 10'000},        // proxy_read_timeout / proxy_send_timeout, default 60 s
+  };
+  for (const HeartbeatProfile& p : kProfiles) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
 std::string usage() {
   return "usage: ringgate [options]\n"
          "  --listen HOST:PORT        WebSocket listener (repeatable; default 127.0.0.1:8080; port 0 = any)\n"
          "  --admin HOST:PORT         admin listener: GET /metrics, GET /healthz (default: off)\n"
          "  --workers N               worker threads, one io_uring each (default: online CPUs)\n"
          "  --drain-timeout SECONDS   on SIGTERM, wait this long for close handshakes (default 5)\n"
+         "  --drain-window SECONDS    spread the 1001 closes of a drain over this window (default 0)\n"
          "  --handshake-timeout SECONDS  accept -> completed upgrade (default 10)\n"
+         "  --ping-interval SECONDS   ping a peer silent this long, jittered +-10 % (default 25; 0 = off)\n"
+         "  --pong-timeout SECONDS    close 1011 when a ping stays unanswered this long (default 10)\n"
+         "  --idle-timeout SECONDS    close 1000 after no message either way this long (default 0 = off)\n"
+         "  --max-lifetime SECONDS    close 1001 WebSockets older than this (default 0 = off)\n"
+         "  --heartbeat-profile NAME  cloudflare, aws-alb, aws-nlb or nginx: ping interval and pong\n"
+         "                            timeout for that proxy's idle cut-off (explicit flags win)\n"
          "  --close-timeout SECONDS   wait for the peer after we close or refuse (default 5)\n"
          "  --max-message-bytes N     larger messages are closed with 1009 (default 16777216)\n"
          "  --max-head-bytes N        larger request heads get 431 (default 8192)\n"
@@ -46,6 +83,8 @@ std::string usage() {
 CliResult parse_cli(const std::vector<std::string>& args) {
   CliResult r;
   Options& o = r.options;
+  const HeartbeatProfile* profile = nullptr;
+  std::vector<std::string> explicit_flags;  // flags a profile must not override
   auto fail = [](std::string msg) {
     CliResult e;
     e.error = std::move(msg);
@@ -77,11 +116,17 @@ CliResult parse_cli(const std::vector<std::string>& args) {
     } else if (a == "--workers") {
       if (!value(v) || !parse_u64(v, n) || n == 0 || n > 1024) return fail("--workers needs a number 1..1024");
       o.gateway.workers = unsigned(n);
-    } else if (a == "--drain-timeout" || a == "--handshake-timeout" || a == "--close-timeout") {
+    } else if (std::uint64_t* field = duration_flag(o.gateway, a)) {
       if (!value(v) || !parse_seconds_ms(v, n)) return fail(a + " needs seconds (e.g. 5 or 0.5)");
-      (a == "--drain-timeout"       ? o.gateway.drain_timeout_ms
-       : a == "--handshake-timeout" ? o.gateway.handshake_timeout_ms
-                                    : o.gateway.close_timeout_ms) = n;
+      if (n > kMaxDurationMs) return fail(a + ": at most 40 days");
+      if (a == "--pong-timeout" && n == 0) return fail("--pong-timeout must be above 0");
+      *field = n;
+      explicit_flags.push_back(a);
+    } else if (a == "--heartbeat-profile") {
+      if (!value(v) || heartbeat_profile(v) == nullptr) {
+        return fail("--heartbeat-profile: one of cloudflare, aws-alb, aws-nlb, nginx");
+      }
+      profile = heartbeat_profile(v);
     } else if (a == "--max-message-bytes") {
       if (!value(v) || !parse_u64(v, n) || n == 0 || n > (1ull << 31)) return fail("--max-message-bytes needs 1..2^31");
       o.gateway.max_message_bytes = n;
@@ -114,6 +159,13 @@ CliResult parse_cli(const std::vector<std::string>& args) {
     } else {
       return fail("unknown option: " + a);
     }
+  }
+  if (profile != nullptr) {
+    auto unset = [&](const char* flag) {
+      return std::find(explicit_flags.begin(), explicit_flags.end(), flag) == explicit_flags.end();
+    };
+    if (unset("--ping-interval")) o.gateway.ping_interval_ms = profile->ping_interval_ms;
+    if (unset("--pong-timeout")) o.gateway.pong_timeout_ms = profile->pong_timeout_ms;
   }
   if (o.gateway.listen.empty()) o.gateway.listen.push_back(*net::parse_address("127.0.0.1:8080"));
   if (o.gateway.workers == 0) {

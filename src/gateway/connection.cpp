@@ -82,15 +82,15 @@ struct EchoSink {
 
   void on_ping(std::span<const std::uint8_t> payload) noexcept {
     if (conn.phase != Phase::open) return;
-    std::uint8_t* p = conn.out.reserve(w.chunks_, kHeadroom + payload.size());
-    if (p == nullptr) return fail();
-    std::size_t h = ws::write_header(p, ws::Opcode::pong, true, payload.size());
-    if (!payload.empty()) std::memcpy(p + h, payload.data(), payload.size());
-    conn.out.commit(h + payload.size());
+    // Control frames never wait behind queued data (write_control puts it first in line).
+    std::uint8_t frame[ws::kMaxHeaderBytes + ws::kMaxControlPayload];
+    std::size_t h = ws::write_header(frame, ws::Opcode::pong, true, payload.size());
+    if (!payload.empty()) std::memcpy(frame + h, payload.data(), payload.size());
+    if (!conn.out.write_control(w.chunks_, frame, h + payload.size())) return fail();
     w.mark_dirty(index, conn);
   }
 
-  void on_pong(std::span<const std::uint8_t>) noexcept {}
+  void on_pong(std::span<const std::uint8_t>) noexcept { w.on_pong(conn); }
 
   void on_close(std::uint16_t code, std::string_view) noexcept {
     if (conn.phase == Phase::open) {
@@ -103,6 +103,7 @@ struct EchoSink {
   }
 
   void count_echo() noexcept {
+    conn.last_message_ms = w.now32();  // idle timeout: a message went each way
     w.metrics_.messages_received.add();
     w.metrics_.messages_sent.add();
     w.mark_dirty(index, conn);
@@ -193,7 +194,8 @@ void Worker::accept_upgrade(std::uint32_t index, Connection& conn, const http::R
     return;
   }
   conn.phase = Phase::open;
-  wheel_.cancel(conn.timer);
+  conn.since_ms = conn.last_message_ms = now32();
+  arm_open_timer(index, conn);  // handshake deadline off; ping, idle and lifetime deadlines on
   metrics_.handshakes_completed.add();
   mark_dirty(index, conn);
 }

@@ -1,6 +1,8 @@
 #include "ringgate/gateway/metrics.hpp"
 
+#include <cstdio>
 #include <string>
+#include <utility>
 
 namespace ringgate::gateway {
 namespace {
@@ -50,10 +52,29 @@ void render_metrics(std::span<const WorkerMetrics* const> ws, PromWriter& out) {
     out.sample("ringgate_closes_total", labels, sum(ws, [&](const WorkerMetrics& m) { return m.closes[i].get(); }));
   }
   out.family("ringgate_timeouts_total", "counter", "Connections closed by a deadline, by kind.");
-  out.sample("ringgate_timeouts_total", "kind=\"handshake\"",
-             sum(ws, [](const WorkerMetrics& m) { return m.timeouts_handshake.get(); }));
-  out.sample("ringgate_timeouts_total", "kind=\"close\"",
-             sum(ws, [](const WorkerMetrics& m) { return m.timeouts_close.get(); }));
+  const std::pair<const char*, const Counter WorkerMetrics::*> kinds[] = {
+      {"handshake", &WorkerMetrics::timeouts_handshake}, {"pong", &WorkerMetrics::timeouts_pong},
+      {"idle", &WorkerMetrics::timeouts_idle},           {"lifetime", &WorkerMetrics::timeouts_lifetime},
+      {"close", &WorkerMetrics::timeouts_close}};
+  for (const auto& [kind, field] : kinds) {
+    out.sample("ringgate_timeouts_total", "kind=\"" + std::string(kind) + "\"",
+               sum(ws, [field = field](const WorkerMetrics& m) { return (m.*field).get(); }));
+  }
+  counter(out, ws, "ringgate_pings_sent_total", "Heartbeat pings sent.", &WorkerMetrics::pings_sent);
+  counter(out, ws, "ringgate_pongs_received_total", "Pongs received.", &WorkerMetrics::pongs_received);
+  out.family("ringgate_pong_rtt_seconds", "histogram", "Heartbeat ping to pong round trip.");
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < WorkerMetrics::kRttBucketsMs.size(); ++i) {
+    cumulative += sum(ws, [i](const WorkerMetrics& m) { return m.pong_rtt_buckets[i].get(); });
+    char le[32];
+    std::snprintf(le, sizeof le, "le=\"%g\"", WorkerMetrics::kRttBucketsMs[i] / 1000.0);
+    out.sample("ringgate_pong_rtt_seconds_bucket", le, cumulative);
+  }
+  const std::uint64_t count = sum(ws, [](const WorkerMetrics& m) { return m.pong_rtt_count.get(); });
+  out.sample("ringgate_pong_rtt_seconds_bucket", "le=\"+Inf\"", count);
+  out.sample("ringgate_pong_rtt_seconds_sum", "",
+             double(sum(ws, [](const WorkerMetrics& m) { return m.pong_rtt_sum_ms.get(); })) / 1000.0);
+  out.sample("ringgate_pong_rtt_seconds_count", "", count);
   counter(out, ws, "ringgate_recv_no_buffers_total",
           "Receives that found the provided-buffer ring empty (re-armed after buffers returned).",
           &WorkerMetrics::recv_no_buffers);

@@ -104,24 +104,48 @@ void OutQueue::append(Chunk* c) noexcept {
   bytes_ += c->size();
 }
 
-std::size_t OutQueue::fill_iov(iovec* iov, std::size_t max_iov) const noexcept {
+bool OutQueue::write_control(ChunkPool& pool, const void* data, std::size_t n) noexcept {
+  Chunk* c = pool.get(n);
+  if (c == nullptr) return false;
+  std::memcpy(c->data, data, n);
+  c->end = std::uint32_t(n);
+  bytes_ += std::uint32_t(n);
+  Chunk* prev = nullptr;
+  for (std::uint32_t i = 0; i < locked_ && (prev == nullptr ? head_ : prev->next) != nullptr; ++i) {
+    prev = prev == nullptr ? head_ : prev->next;
+  }
+  Chunk*& slot = prev == nullptr ? head_ : prev->next;
+  c->next = slot;
+  slot = c;
+  if (c->next == nullptr) tail_ = c;
+  return true;
+}
+
+std::size_t OutQueue::fill_iov(iovec* iov, std::size_t max_iov) noexcept {
   std::size_t n = 0;
+  std::uint32_t chunks = 0;
   for (const Chunk* c = head_; c != nullptr && n < max_iov; c = c->next) {
+    ++chunks;
     if (c->size() == 0) continue;
     iov[n].iov_base = const_cast<std::uint8_t*>(c->data + c->begin);
     iov[n].iov_len = c->size();
     ++n;
   }
+  locked_ = chunks;
   return n;
 }
 
 void OutQueue::consume(ChunkPool& pool, std::size_t n) noexcept {
   bytes_ -= std::uint32_t(n);
+  locked_ = 0;
   while (head_ != nullptr) {
     std::uint32_t take = head_->size() < n ? head_->size() : std::uint32_t(n);
     head_->begin += take;
     n -= take;
-    if (head_->size() != 0) break;
+    if (head_->size() != 0) {
+      locked_ = take != 0 ? 1 : 0;  // a frame is half out: nothing may go before the rest of it
+      break;
+    }
     // Drained chunks go back at once, so an idle connection holds no buffer.
     Chunk* done = head_;
     head_ = done->next;
@@ -138,6 +162,7 @@ void OutQueue::clear(ChunkPool& pool) noexcept {
   }
   tail_ = nullptr;
   bytes_ = 0;
+  locked_ = 0;
 }
 
 }  // namespace ringgate::gateway

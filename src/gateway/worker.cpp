@@ -24,7 +24,8 @@ Worker::Worker(unsigned id, const Config& cfg, std::vector<int> listen_fds) noex
       cfg_(cfg),
       listen_fds_(std::move(listen_fds)),
       accept_armed_(listen_fds_.size(), 0),
-      wheel_(monotonic_ms(), 10) {
+      wheel_(monotonic_ms(), 10),
+      epoch_ms_(monotonic_ms()) {
   for (const std::string& p : cfg_.subprotocols) subprotocols_.emplace_back(p);
 }
 
@@ -223,6 +224,7 @@ void Worker::on_accept(std::size_t listener, const net::Completion& c) noexcept 
     return;
   }
   conn->fd = c.res;
+  conn->since_ms = conn->last_rx_ms = now32();
   metrics_.connections_accepted.add();
   metrics_.connections_active.add(1);
   wheel_.arm(conn->timer, now_ms_ + cfg_.handshake_timeout_ms);
@@ -244,6 +246,7 @@ void Worker::on_recv(std::uint32_t index, Connection& conn, const net::Completio
   if (c.res > 0) {
     const std::uint16_t bid = c.buffer_id();
     metrics_.bytes_received.add(std::uint64_t(c.res));
+    conn.last_rx_ms = now32();  // the peer is alive: the next ping moves later (lazily)
     if (conn.phase != Phase::teardown && conn.phase != Phase::linger && conn.phase != Phase::finish) {
       on_bytes(index, conn, buffers_.buffer(bid), std::size_t(c.res));
     }
@@ -309,6 +312,7 @@ void Worker::start_send(std::uint32_t index, Connection& conn) noexcept {
   if (head->next == nullptr || free_send_op_ == kNoSendOp) {
     conn.send_iov = 0;
     ok = bool(ring_.send(conn.fd, head->data + head->begin, head->size(), ud(kSend, index)));
+    if (ok) conn.out.lock_head();
   } else {
     const std::uint16_t op_index = free_send_op_;
     SendOp& op = send_ops_[op_index];
@@ -388,21 +392,111 @@ void Worker::on_timer(timer::Entry& e) noexcept {
   switch (conn->phase) {
     case Phase::handshake:
       metrics_.timeouts_handshake.add();
-      break;
+      teardown(index, *conn);
+      return;
+    case Phase::open:
+      on_open_timer(index, *conn);
+      return;
     case Phase::close_sent:
     case Phase::linger:
     case Phase::finish:
       metrics_.timeouts_close.add();
-      break;
-    default:
-      break;
+      teardown(index, *conn);
+      return;
+    case Phase::teardown:
+      return;
   }
-  teardown(index, *conn);
+}
+
+std::uint32_t Worker::ping_interval_ms(std::uint32_t index) const noexcept {
+  // ±10 % per connection, fixed for its life, so pings to many connections do not go out in one
+  // burst after a mass reconnect. (Fibonacci hashing of the slot and generation.)
+  const std::uint32_t h = (index * 2654435761u) ^ (conns_.generation(index) * 40503u);
+  const std::uint64_t base = cfg_.ping_interval_ms;
+  return std::uint32_t(base - base / 10 + (base / 5) * (h >> 16) / 65536u);
+}
+
+std::uint64_t Worker::open_deadline(std::uint32_t index, const Connection& conn) const noexcept {
+  const std::uint32_t now = now32();
+  std::uint64_t best = UINT64_MAX;
+  auto consider = [&](std::uint32_t since, std::uint64_t span) {
+    if (span == 0) return;
+    const std::uint32_t elapsed = now - since;
+    best = std::min(best, now_ms_ + (span > elapsed ? span - elapsed : 0));
+  };
+  if (cfg_.ping_interval_ms != 0) {
+    if (conn.ping_sent_ms != 0) {
+      consider(conn.ping_sent_ms, cfg_.pong_timeout_ms);
+    } else {
+      consider(conn.last_rx_ms, ping_interval_ms(index));
+    }
+  }
+  consider(conn.last_message_ms, cfg_.idle_timeout_ms);
+  consider(conn.since_ms, cfg_.max_lifetime_ms);
+  return best;
+}
+
+void Worker::arm_open_timer(std::uint32_t index, Connection& conn) noexcept {
+  const std::uint64_t deadline = open_deadline(index, conn);
+  if (deadline == UINT64_MAX) {
+    wheel_.cancel(conn.timer);
+  } else {
+    wheel_.arm(conn.timer, deadline);
+  }
+}
+
+void Worker::on_open_timer(std::uint32_t index, Connection& conn) noexcept {
+  if (conn.flags & kDrainPending) {
+    conn.flags &= std::uint8_t(~kDrainPending);
+    send_close(index, conn, ws::close_code::going_away, "server shutting down", Phase::close_sent);
+    wheel_.arm(conn.timer, drain_deadline_ms_);
+    return;
+  }
+  const std::uint32_t now = now32();
+  if (cfg_.max_lifetime_ms != 0 && now - conn.since_ms >= cfg_.max_lifetime_ms) {
+    metrics_.timeouts_lifetime.add();
+    send_close(index, conn, ws::close_code::going_away, "maximum connection lifetime reached", Phase::close_sent);
+    return;
+  }
+  if (cfg_.idle_timeout_ms != 0 && now - conn.last_message_ms >= cfg_.idle_timeout_ms) {
+    metrics_.timeouts_idle.add();
+    send_close(index, conn, ws::close_code::normal, "idle timeout", Phase::close_sent);
+    return;
+  }
+  if (cfg_.ping_interval_ms != 0) {
+    if (conn.ping_sent_ms != 0) {
+      if (now - conn.ping_sent_ms >= cfg_.pong_timeout_ms) {
+        metrics_.timeouts_pong.add();
+        send_close(index, conn, ws::close_code::internal_error, "pong timeout", Phase::close_sent);
+        return;
+      }
+    } else if (now - conn.last_rx_ms >= ping_interval_ms(index)) {
+      send_ping(index, conn);
+    }
+  }
+  arm_open_timer(index, conn);  // the next due deadline (or an early fire re-armed: lazy re-arm)
+}
+
+void Worker::send_ping(std::uint32_t index, Connection& conn) noexcept {
+  std::uint8_t frame[ws::kMaxHeaderBytes];
+  const std::size_t n = ws::write_header(frame, ws::Opcode::ping, true, 0);
+  if (!conn.out.write_control(chunks_, frame, n)) return;
+  const std::uint32_t now = now32();
+  conn.ping_sent_ms = now != 0 ? now : 1;  // 0 means "none outstanding"
+  metrics_.pings_sent.add();
+  mark_dirty(index, conn);
+}
+
+void Worker::on_pong(Connection& conn) noexcept {
+  metrics_.pongs_received.add();
+  if (conn.ping_sent_ms == 0) return;  // unsolicited: allowed, says nothing about our ping
+  metrics_.observe_pong_rtt(now32() - conn.ping_sent_ms);
+  conn.ping_sent_ms = 0;
 }
 
 void Worker::begin_drain() noexcept {
   draining_ = true;
-  drain_deadline_ms_ = now_ms_ + cfg_.drain_timeout_ms;
+  drain_deadline_ms_ = now_ms_ + cfg_.drain_window_ms + cfg_.drain_timeout_ms;
   // Stop accepting: cancel the multishot accepts and close this worker's listeners, so new
   // connections go to another instance (or are refused) instead of waiting in our backlog.
   for (std::size_t i = 0; i < listen_fds_.size(); ++i) {
@@ -410,12 +504,22 @@ void Worker::begin_drain() noexcept {
     ::close(listen_fds_[i]);
     listen_fds_[i] = -1;
   }
-  conns_.for_each([this](std::uint32_t index, Connection& conn) {
+  std::uint64_t open = 0;
+  conns_.for_each([&](std::uint32_t, Connection& conn) { open += conn.phase == Phase::open; });
+  // Closes with 1001 spread evenly over --drain-window, so a fleet restart does not make every
+  // client reconnect in the same instant.
+  std::uint64_t rank = 0;
+  conns_.for_each([&](std::uint32_t index, Connection& conn) {
     if (conn.phase == Phase::handshake) {
       teardown(index, conn);
     } else if (conn.phase == Phase::open) {
-      send_close(index, conn, ws::close_code::going_away, "server shutting down", Phase::close_sent);
-      wheel_.arm(conn.timer, drain_deadline_ms_);
+      if (cfg_.drain_window_ms == 0) {
+        send_close(index, conn, ws::close_code::going_away, "server shutting down", Phase::close_sent);
+        wheel_.arm(conn.timer, drain_deadline_ms_);
+      } else {
+        conn.flags |= kDrainPending;
+        wheel_.arm(conn.timer, now_ms_ + cfg_.drain_window_ms * rank++ / open);
+      }
     }
   });
 }

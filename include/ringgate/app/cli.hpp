@@ -2,7 +2,9 @@
 // message, and main() turns a message into exit code 2. Durations are in seconds, fractions allowed.
 #pragma once
 
+#include <cstdint>
 #include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -24,6 +26,15 @@ struct CliResult {
   Options options;
   std::string error;  // empty on success
 };
+
+// A proxy in front of the gateway and the heartbeat that keeps connections alive through it.
+struct HeartbeatProfile {
+  std::string_view name;
+  std::uint64_t proxy_idle_cutoff_ms;
+  std::uint64_t ping_interval_ms;
+  std::uint64_t pong_timeout_ms;
+};
+const HeartbeatProfile* heartbeat_profile(std::string_view name);
 
 CliResult parse_cli(const std::vector<std::string>& args);
 std::string usage();

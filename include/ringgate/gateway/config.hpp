@@ -16,6 +16,11 @@ struct Config {
   std::uint64_t drain_timeout_ms = 5000;       // SIGTERM: how long close handshakes may take
   std::uint64_t handshake_timeout_ms = 10000;  // TCP accept -> completed upgrade
   std::uint64_t close_timeout_ms = 5000;       // we sent close (or a refusal): how long we wait for the peer
+  std::uint64_t ping_interval_ms = 25000;      // no bytes from the peer this long -> ping (±10 % jitter); 0 = off
+  std::uint64_t pong_timeout_ms = 10000;       // ping unanswered this long -> close 1011, "pong timeout"
+  std::uint64_t idle_timeout_ms = 0;           // no data message either way this long -> close 1000; 0 = off
+  std::uint64_t max_lifetime_ms = 0;           // WebSocket older than this -> close 1001; 0 = off
+  std::uint64_t drain_window_ms = 0;           // SIGTERM: spread the 1001 closes evenly over this window
   std::uint64_t max_message_bytes = 16u << 20; // bigger -> close 1009
   std::uint32_t max_head_bytes = 8192;         // bigger request head -> 431
   std::uint32_t max_outbound_bytes = 1u << 20; // queued for a peer beyond this: stop reading from it

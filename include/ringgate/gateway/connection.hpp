@@ -32,6 +32,7 @@ enum ConnFlag : std::uint8_t {
   kPaused = 1u << 4,       // reads stopped by backpressure (recv canceled on purpose)
   kShutdownSent = 1u << 5, // SHUT_WR submitted (linger)
   kNeedRecv = 1u << 6,     // recv must be re-armed (ENOBUFS or a multishot that ended)
+  kDrainPending = 1u << 7, // drain: its timer is the moment to send close 1001 (--drain-window)
 };
 
 struct Connection {
@@ -45,7 +46,15 @@ struct Connection {
   OutQueue out;
   Chunk* in = nullptr;              // partial request head, or a message spanning receive buffers
   ws::Parser parser{ws::Role::server};
-  timer::Entry timer;               // handshake / close deadline
+  // One timer entry serves every deadline: it is armed for the earliest, and when it fires the
+  // worker works out which one is due (the others are recomputed from these times). Activity only
+  // moves deadlines later, so it just stores a time here and never touches the wheel (lazy re-arm).
+  // Times are milliseconds since the worker started, modulo 2^32 (differences stay exact).
+  timer::Entry timer;
+  std::uint32_t since_ms = 0;       // accepted (handshake deadline), then upgraded (lifetime)
+  std::uint32_t last_rx_ms = 0;     // last bytes from the peer (ping interval)
+  std::uint32_t last_message_ms = 0;// last data message either way (idle timeout)
+  std::uint32_t ping_sent_ms = 0;   // outstanding ping (pong deadline); 0 = none
 };
 
 }  // namespace ringgate::gateway

@@ -26,7 +26,23 @@ struct WorkerMetrics {
   std::array<Counter, kCloseCodes.size() + 1> closes;  // last = other
   Counter recv_no_buffers;     // multishot recv stopped because the buffer ring was empty
   Counter backpressure_pauses; // reads paused because the outbound queue was over its limit
-  Counter timeouts_handshake, timeouts_close;
+  Counter timeouts_handshake, timeouts_close, timeouts_pong, timeouts_idle, timeouts_lifetime;
+  Counter pings_sent, pongs_received;
+  // Pong round trip (ms resolution: the loop's clock), as a Prometheus histogram.
+  static constexpr std::array<std::uint32_t, 9> kRttBucketsMs = {1, 5, 10, 25, 50, 100, 250, 1000, 5000};
+  std::array<Counter, kRttBucketsMs.size()> pong_rtt_buckets;  // non-cumulative here
+  Counter pong_rtt_count, pong_rtt_sum_ms;
+
+  void observe_pong_rtt(std::uint32_t ms) noexcept {
+    for (std::size_t i = 0; i < kRttBucketsMs.size(); ++i) {
+      if (ms <= kRttBucketsMs[i]) {
+        pong_rtt_buckets[i].add();
+        break;
+      }
+    }
+    pong_rtt_count.add();
+    pong_rtt_sum_ms.add(ms);
+  }
   Counter refusal_logs_suppressed;
 
   void count_close(std::uint16_t code) noexcept {

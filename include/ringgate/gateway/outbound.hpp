@@ -62,10 +62,20 @@ class OutQueue {
   // Appends a filled chunk (e.g. an assembled message); the queue takes ownership.
   void append(Chunk* c) noexcept;
 
-  // Describes up to max_iov chunks of unsent data; returns the count.
-  std::size_t fill_iov(iovec* iov, std::size_t max_iov) const noexcept;
+  // A control frame (ping, pong) jumps the queue: it goes right after the chunks a send has
+  // already taken (which the kernel may be transmitting), ahead of every queued data frame.
+  // Chunk boundaries are frame boundaries (a frame is always written whole into one chunk), so the
+  // frame never lands inside another.
+  bool write_control(ChunkPool& pool, const void* data, std::size_t n) noexcept;
+
+  // Describes up to max_iov chunks of unsent data for one send; returns the count. The chunks
+  // described are locked (write_control() stays behind them) until consume() releases them.
+  std::size_t fill_iov(iovec* iov, std::size_t max_iov) noexcept;
+  // The same for a plain send of the head chunk only.
+  void lock_head() noexcept { locked_ = head_ != nullptr ? 1 : 0; }
   const Chunk* head() const noexcept { return head_; }
-  // Drops n sent bytes from the front, returning drained chunks to the pool.
+  // Drops n sent bytes from the front, returning drained chunks to the pool. A partly sent head
+  // chunk stays locked: the rest of its frame must leave before anything else.
   void consume(ChunkPool& pool, std::size_t n) noexcept;
   void clear(ChunkPool& pool) noexcept;
 
@@ -73,6 +83,7 @@ class OutQueue {
   Chunk* head_ = nullptr;
   Chunk* tail_ = nullptr;
   std::uint32_t bytes_ = 0;
+  std::uint32_t locked_ = 0;  // chunks at the head that a send has taken
 };
 
 }  // namespace ringgate::gateway

@@ -72,6 +72,13 @@ class Worker {
   void teardown(std::uint32_t index, Connection& conn) noexcept;
   void maybe_release(std::uint32_t index, Connection& conn) noexcept;
   void on_timer(timer::Entry& e) noexcept;
+  void on_open_timer(std::uint32_t index, Connection& conn) noexcept;
+  std::uint64_t open_deadline(std::uint32_t index, const Connection& conn) const noexcept;
+  void arm_open_timer(std::uint32_t index, Connection& conn) noexcept;
+  std::uint32_t ping_interval_ms(std::uint32_t index) const noexcept;
+  void send_ping(std::uint32_t index, Connection& conn) noexcept;
+  void on_pong(Connection& conn) noexcept;
+  std::uint32_t now32() const noexcept { return std::uint32_t(now_ms_ - epoch_ms_); }
   void begin_drain() noexcept;
   std::uint64_t ud(std::uint8_t kind, std::uint32_t index) const noexcept;
 
@@ -105,6 +112,7 @@ class Worker {
   Slab<Connection> conns_;
   ChunkPool chunks_;
   timer::Wheel wheel_;
+  std::uint64_t epoch_ms_;  // Connection times are milliseconds since this, modulo 2^32
   std::vector<SendOp> send_ops_;
   std::uint16_t free_send_op_ = 0xffff;
   std::vector<std::uint32_t> rearm_;  // connections whose recv must be re-armed after buffers return

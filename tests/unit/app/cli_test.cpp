@@ -51,3 +51,52 @@ TEST(Cli, RejectsBadFlagsWithAMessage) {
 
 }  // namespace
 }  // namespace ringgate::app
+
+namespace ringgate::app {
+namespace {
+
+TEST(Cli, HeartbeatDefaultsKeepConnectionsAliveBehindCommonProxies) {
+  CliResult r = parse_cli({});
+  ASSERT_TRUE(r.error.empty());
+  const auto& g = r.options.gateway;
+  EXPECT_EQ(g.ping_interval_ms, 25000u);
+  EXPECT_EQ(g.pong_timeout_ms, 10000u);
+  EXPECT_EQ(g.idle_timeout_ms, 0u);
+  EXPECT_EQ(g.max_lifetime_ms, 0u);
+  EXPECT_EQ(g.drain_window_ms, 0u);
+  // Worst case with +10 % jitter, a ping still crosses every profile's proxy well inside its cut-off.
+  for (const char* name : {"cloudflare", "aws-alb", "aws-nlb", "nginx"}) {
+    const HeartbeatProfile* p = heartbeat_profile(name);
+    ASSERT_NE(p, nullptr) << name;
+    EXPECT_LT(g.ping_interval_ms * 11 / 10, p->proxy_idle_cutoff_ms / 2) << name << ": the default";
+    EXPECT_LT(p->ping_interval_ms * 11 / 10, p->proxy_idle_cutoff_ms / 2) << name;
+  }
+}
+
+TEST(Cli, TimeoutFlagsInSecondsWithFractions) {
+  CliResult r = parse_cli({"--ping-interval", "0.5", "--pong-timeout", "2", "--idle-timeout", "300",
+                           "--max-lifetime", "86400", "--drain-window", "30"});
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  const auto& g = r.options.gateway;
+  EXPECT_EQ(g.ping_interval_ms, 500u);
+  EXPECT_EQ(g.pong_timeout_ms, 2000u);
+  EXPECT_EQ(g.idle_timeout_ms, 300000u);
+  EXPECT_EQ(g.max_lifetime_ms, 86400000u);
+  EXPECT_EQ(g.drain_window_ms, 30000u);
+  EXPECT_FALSE(parse_cli({"--pong-timeout", "0"}).error.empty());
+  EXPECT_FALSE(parse_cli({"--max-lifetime", "9999999999"}).error.empty());
+}
+
+TEST(Cli, ProfileSetsHeartbeatButExplicitFlagsWin) {
+  CliResult r = parse_cli({"--heartbeat-profile", "cloudflare"});
+  ASSERT_TRUE(r.error.empty());
+  EXPECT_EQ(r.options.gateway.ping_interval_ms, 45000u);
+  r = parse_cli({"--ping-interval", "7", "--heartbeat-profile", "aws-nlb"});
+  ASSERT_TRUE(r.error.empty());
+  EXPECT_EQ(r.options.gateway.ping_interval_ms, 7000u) << "explicit flag wins whatever the order";
+  EXPECT_EQ(r.options.gateway.pong_timeout_ms, 20000u);
+  EXPECT_FALSE(parse_cli({"--heartbeat-profile", "haproxy"}).error.empty());
+}
+
+}  // namespace
+}  // namespace ringgate::app

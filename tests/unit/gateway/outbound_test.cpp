@@ -101,3 +101,70 @@ TEST(OutQueue, IovLimitIsRespected) {
 
 }  // namespace
 }  // namespace ringgate::gateway
+
+namespace ringgate::gateway {
+namespace {
+
+std::string contents(OutQueue& q) {
+  iovec iov[64];
+  std::size_t n = q.fill_iov(iov, 64);
+  std::string s;
+  for (std::size_t i = 0; i < n; ++i) s.append(static_cast<char*>(iov[i].iov_base), iov[i].iov_len);
+  return s;
+}
+
+TEST(OutQueueControl, JumpsAheadOfQueuedData) {
+  ChunkPool pool;
+  OutQueue q;
+  std::string big(ChunkPool::kChunkBytes - 4, 'd');
+  ASSERT_TRUE(q.write(pool, big.data(), big.size()));
+  ASSERT_TRUE(q.write(pool, "DATA2", 5));  // second chunk
+  ASSERT_TRUE(q.write_control(pool, "PING", 4));
+  EXPECT_EQ(contents(q).substr(0, 4), "PING") << "nothing was sent yet: the ping goes first";
+  EXPECT_EQ(q.bytes(), big.size() + 5 + 4);
+  q.clear(pool);
+}
+
+TEST(OutQueueControl, StaysBehindWhatASendHasTaken) {
+  ChunkPool pool;
+  OutQueue q;
+  std::string big(ChunkPool::kChunkBytes - 2, 'a');
+  ASSERT_TRUE(q.write(pool, big.data(), big.size()));  // chunk 1
+  ASSERT_TRUE(q.write(pool, "BBBB", 4));               // chunk 2 (does not fit in chunk 1)
+  ASSERT_NE(q.head()->next, nullptr);
+  iovec iov[1];
+  ASSERT_EQ(q.fill_iov(iov, 1), 1u);  // a send takes chunk 1 only
+  ASSERT_TRUE(q.write_control(pool, "PONG", 4));
+  // After the in-flight chunk, before chunk 2.
+  q.consume(pool, big.size());
+  EXPECT_EQ(contents(q), "PONGBBBB");
+  q.clear(pool);
+}
+
+TEST(OutQueueControl, NeverSplitsAHalfSentFrame) {
+  ChunkPool pool;
+  OutQueue q;
+  ASSERT_TRUE(q.write(pool, "FRAME-ONE", 9));
+  q.lock_head();            // a plain send of the head chunk
+  q.consume(pool, 3);       // ...that sent only "FRA"
+  ASSERT_TRUE(q.write_control(pool, "PING", 4));
+  EXPECT_EQ(contents(q), "ME-ONEPING") << "the rest of the half-sent frame goes first";
+  q.consume(pool, 6);
+  EXPECT_EQ(contents(q), "PING");
+  q.consume(pool, 4);
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(pool.outstanding(), 0u);
+}
+
+TEST(OutQueueControl, EmptyQueueControlBecomesTailForLaterWrites) {
+  ChunkPool pool;
+  OutQueue q;
+  ASSERT_TRUE(q.write_control(pool, "PING", 4));
+  ASSERT_TRUE(q.write(pool, "DATA", 4));
+  EXPECT_EQ(contents(q), "PINGDATA");
+  q.clear(pool);
+  EXPECT_EQ(pool.outstanding(), 0u);
+}
+
+}  // namespace
+}  // namespace ringgate::gateway
