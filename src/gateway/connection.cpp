@@ -315,7 +315,9 @@ void Worker::send_close(std::uint32_t index, Connection& conn, std::uint16_t cod
   conn.out.commit(h + n);
   conn.close_code = code;
   conn.phase = next;
-  if (next != Phase::finish) wheel_.arm(conn.timer, now_ms_ + cfg_.close_timeout_ms);
+  // From now on the only deadline is the close: a heartbeat armed earlier must not cut a
+  // connection that is finishing its close handshake.
+  wheel_.arm(conn.timer, now_ms_ + cfg_.close_timeout_ms);
   mark_dirty(index, conn);
 }
 
