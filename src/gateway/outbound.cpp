@@ -35,6 +35,7 @@ Chunk* ChunkPool::get(std::size_t min_bytes) noexcept {
   }
   c->next = nullptr;
   c->begin = c->end = 0;
+  c->control = 0;
   ++outstanding_;
   return c;
 }
@@ -73,7 +74,8 @@ void ChunkPool::put(Chunk* c) noexcept {
 }
 
 std::uint8_t* OutQueue::reserve(ChunkPool& pool, std::size_t n) noexcept {
-  if (tail_ != nullptr && tail_->room() >= n) return tail_->data + tail_->end;
+  // Data never shares a chunk with a control frame, so later control frames can pass it.
+  if (tail_ != nullptr && !tail_->control && tail_->room() >= n) return tail_->data + tail_->end;
   Chunk* c = pool.get(n);
   if (c == nullptr) return nullptr;
   append(c);
@@ -109,10 +111,14 @@ bool OutQueue::write_control(ChunkPool& pool, const void* data, std::size_t n) n
   if (c == nullptr) return false;
   std::memcpy(c->data, data, n);
   c->end = std::uint32_t(n);
+  c->control = 1;
   bytes_ += std::uint32_t(n);
+  // After the chunks a send holds, then after earlier control frames (first in, first out).
   Chunk* prev = nullptr;
-  for (std::uint32_t i = 0; i < locked_ && (prev == nullptr ? head_ : prev->next) != nullptr; ++i) {
-    prev = prev == nullptr ? head_ : prev->next;
+  std::uint32_t skip = locked_;
+  for (Chunk* next = head_; next != nullptr && (skip > 0 || next->control); next = next->next) {
+    if (skip > 0) --skip;
+    prev = next;
   }
   Chunk*& slot = prev == nullptr ? head_ : prev->next;
   c->next = slot;

@@ -20,7 +20,8 @@ struct Chunk {
   std::uint32_t begin;  // first byte not yet sent
   std::uint32_t end;    // one past the last byte written
   std::uint32_t cap;    // bytes available in data[]
-  std::uint32_t pooled; // 1 when it belongs to the standard-size pool
+  std::uint16_t pooled;  // 1 when it belongs to the standard-size pool
+  std::uint16_t control; // 1 when it holds a control frame put ahead of queued data
   std::uint8_t data[];
 
   std::uint32_t size() const noexcept { return end - begin; }
@@ -63,7 +64,8 @@ class OutQueue {
   void append(Chunk* c) noexcept;
 
   // A control frame (ping, pong) jumps the queue: it goes right after the chunks a send has
-  // already taken (which the kernel may be transmitting), ahead of every queued data frame.
+  // already taken (which the kernel may be transmitting) and after control frames queued before it
+  // (their order is kept), ahead of every queued data frame.
   // Chunk boundaries are frame boundaries (a frame is always written whole into one chunk), so the
   // frame never lands inside another.
   bool write_control(ChunkPool& pool, const void* data, std::size_t n) noexcept;

@@ -156,12 +156,22 @@ TEST(OutQueueControl, NeverSplitsAHalfSentFrame) {
   EXPECT_EQ(pool.outstanding(), 0u);
 }
 
+TEST(OutQueueControl, ControlFramesKeepTheirOrder) {
+  ChunkPool pool;
+  OutQueue q;
+  ASSERT_TRUE(q.write(pool, "DATA", 4));
+  for (char c : std::string("0123456789")) ASSERT_TRUE(q.write_control(pool, &c, 1));
+  EXPECT_EQ(contents(q), "0123456789DATA") << "ten pings in a row: ten pongs in the same order";
+  q.clear(pool);
+}
+
 TEST(OutQueueControl, EmptyQueueControlBecomesTailForLaterWrites) {
   ChunkPool pool;
   OutQueue q;
   ASSERT_TRUE(q.write_control(pool, "PING", 4));
   ASSERT_TRUE(q.write(pool, "DATA", 4));
-  EXPECT_EQ(contents(q), "PINGDATA");
+  ASSERT_TRUE(q.write_control(pool, "PONG", 4));  // (contents() would lock what it describes)
+  EXPECT_EQ(contents(q), "PINGPONGDATA") << "data written after a control frame is still passed";
   q.clear(pool);
   EXPECT_EQ(pool.outstanding(), 0u);
 }
