@@ -8,6 +8,7 @@
 namespace ringgate::gateway {
 namespace {
 
+// The unsent bytes in order; like a send, it locks the chunks it describes.
 std::string drain_all(OutQueue& q) {
   iovec iov[64];
   std::size_t n = q.fill_iov(iov, 64);
@@ -105,14 +106,6 @@ TEST(OutQueue, IovLimitIsRespected) {
 namespace ringgate::gateway {
 namespace {
 
-std::string contents(OutQueue& q) {
-  iovec iov[64];
-  std::size_t n = q.fill_iov(iov, 64);
-  std::string s;
-  for (std::size_t i = 0; i < n; ++i) s.append(static_cast<char*>(iov[i].iov_base), iov[i].iov_len);
-  return s;
-}
-
 TEST(OutQueueControl, JumpsAheadOfQueuedData) {
   ChunkPool pool;
   OutQueue q;
@@ -120,7 +113,7 @@ TEST(OutQueueControl, JumpsAheadOfQueuedData) {
   ASSERT_TRUE(q.write(pool, big.data(), big.size()));
   ASSERT_TRUE(q.write(pool, "DATA2", 5));  // second chunk
   ASSERT_TRUE(q.write_control(pool, "PING", 4));
-  EXPECT_EQ(contents(q).substr(0, 4), "PING") << "nothing was sent yet: the ping goes first";
+  EXPECT_EQ(drain_all(q).substr(0, 4), "PING") << "nothing was sent yet: the ping goes first";
   EXPECT_EQ(q.bytes(), big.size() + 5 + 4);
   q.clear(pool);
 }
@@ -137,7 +130,7 @@ TEST(OutQueueControl, StaysBehindWhatASendHasTaken) {
   ASSERT_TRUE(q.write_control(pool, "PONG", 4));
   // After the in-flight chunk, before chunk 2.
   q.consume(pool, big.size());
-  EXPECT_EQ(contents(q), "PONGBBBB");
+  EXPECT_EQ(drain_all(q), "PONGBBBB");
   q.clear(pool);
 }
 
@@ -148,9 +141,9 @@ TEST(OutQueueControl, NeverSplitsAHalfSentFrame) {
   q.lock_head();            // a plain send of the head chunk
   q.consume(pool, 3);       // ...that sent only "FRA"
   ASSERT_TRUE(q.write_control(pool, "PING", 4));
-  EXPECT_EQ(contents(q), "ME-ONEPING") << "the rest of the half-sent frame goes first";
+  EXPECT_EQ(drain_all(q), "ME-ONEPING") << "the rest of the half-sent frame goes first";
   q.consume(pool, 6);
-  EXPECT_EQ(contents(q), "PING");
+  EXPECT_EQ(drain_all(q), "PING");
   q.consume(pool, 4);
   EXPECT_TRUE(q.empty());
   EXPECT_EQ(pool.outstanding(), 0u);
@@ -161,7 +154,7 @@ TEST(OutQueueControl, ControlFramesKeepTheirOrder) {
   OutQueue q;
   ASSERT_TRUE(q.write(pool, "DATA", 4));
   for (char c : std::string("0123456789")) ASSERT_TRUE(q.write_control(pool, &c, 1));
-  EXPECT_EQ(contents(q), "0123456789DATA") << "ten pings in a row: ten pongs in the same order";
+  EXPECT_EQ(drain_all(q), "0123456789DATA") << "ten pings in a row: ten pongs in the same order";
   q.clear(pool);
 }
 
@@ -170,8 +163,8 @@ TEST(OutQueueControl, EmptyQueueControlBecomesTailForLaterWrites) {
   OutQueue q;
   ASSERT_TRUE(q.write_control(pool, "PING", 4));
   ASSERT_TRUE(q.write(pool, "DATA", 4));
-  ASSERT_TRUE(q.write_control(pool, "PONG", 4));  // (contents() would lock what it describes)
-  EXPECT_EQ(contents(q), "PINGPONGDATA") << "data written after a control frame is still passed";
+  ASSERT_TRUE(q.write_control(pool, "PONG", 4));  // (drain_all() would lock what it describes)
+  EXPECT_EQ(drain_all(q), "PINGPONGDATA") << "data written after a control frame is still passed";
   q.clear(pool);
   EXPECT_EQ(pool.outstanding(), 0u);
 }
