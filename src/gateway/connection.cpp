@@ -176,15 +176,15 @@ std::size_t Worker::on_head_bytes(std::uint32_t index, Connection& conn, std::ui
     RG_LOG_DEBUG("ignoring malformed Sec-WebSocket-Extensions: %.*s", int(up.extensions.size()),
                  up.extensions.data());
   }
-  accept_upgrade(index, conn, req, up.key, protocol);
+  accept_upgrade(index, conn, up.key, protocol);
   // Bytes after the head (a client may send its first frames at once) belong to the WebSocket.
   const std::size_t extra = head.size() - r.head_bytes;
   release_in(conn);
   return len - std::min(extra, len);
 }
 
-void Worker::accept_upgrade(std::uint32_t index, Connection& conn, const http::Request&,
-                            std::string_view key, std::string_view protocol) noexcept {
+void Worker::accept_upgrade(std::uint32_t index, Connection& conn, std::string_view key,
+                            std::string_view protocol) noexcept {
   const std::array<char, 28> accept = ws::accept_key(key);
   char response[512];
   std::size_t n = http::write_switching_protocols(std::string_view(accept.data(), accept.size()), protocol,

@@ -77,7 +77,7 @@ void Server::request_stop() noexcept {
   if (!control_ok_) return;  // workers also poll the flag every 100 ms
   for (auto& w : workers_) {
     int fd = w->ring_fd();
-    if (fd >= 0) (void)control_.msg_ring(fd, 0, std::uint64_t(kWake) << 56 | kNoSlot);
+    if (fd >= 0) (void)control_.msg_ring(fd, 0, make_ud(kWake, 0, kNoSlot));
   }
   (void)control_.submit();
 }

@@ -10,6 +10,9 @@ enum Kind : std::uint8_t { kAccept = 1, kRecv, kSend, kClose, kCancel, kShutdown
 inline constexpr std::uint32_t kGenMask = 0xffffff;
 inline constexpr std::uint32_t kNoSlot = 0xffffffff;
 
+inline std::uint64_t make_ud(Kind kind, std::uint32_t generation, std::uint32_t slot) noexcept {
+  return std::uint64_t(kind) << 56 | std::uint64_t(generation & kGenMask) << 32 | slot;
+}
 inline Kind kind_of(std::uint64_t ud) noexcept { return Kind(ud >> 56); }
 inline std::uint32_t slot_of(std::uint64_t ud) noexcept { return std::uint32_t(ud); }
 inline std::uint32_t gen_of(std::uint64_t ud) noexcept { return std::uint32_t(ud >> 32) & kGenMask; }

@@ -10,7 +10,6 @@
 #include <cstddef>
 
 #include "ringgate/core/clock.hpp"
-#include "ringgate/net/listener.hpp"
 #include "user_data.hpp"
 
 namespace ringgate::gateway {
@@ -38,8 +37,9 @@ Worker::~Worker() {
 std::string Worker::features() const { return ring_.features().describe(); }
 
 std::uint64_t Worker::ud(std::uint8_t kind, std::uint32_t index) const noexcept {
-  std::uint32_t gen = index == kNoSlot || kind == kAccept ? 0 : conns_.generation(index) & kGenMask;
-  return std::uint64_t(kind) << 56 | std::uint64_t(gen) << 32 | index;
+  // Accepts name a listener, not a slot; only connection operations carry a generation.
+  const std::uint32_t gen = index == kNoSlot || kind == kAccept ? 0 : conns_.generation(index);
+  return make_ud(Kind(kind), gen, index);
 }
 
 void Worker::request_stop() noexcept { stop_requested_.store(true, std::memory_order_release); }

@@ -227,13 +227,6 @@ Result<void> Ring::register_file(unsigned slot, int ordinary_fd) noexcept {
 #undef RG_SQE_OR_AGAIN
 
 Result<void> Ring::submit_and_wait(std::uint64_t timeout_ns) noexcept {
-  if (timeout_ns == 0) {
-    int ret = io_uring_submit(ring_);
-    // With DEFER_TASKRUN completions only appear after task work runs in io_uring_enter.
-    if (ret >= 0 && features_.defer_taskrun) ret = io_uring_get_events(ring_);
-    if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) return from_ret(ret);
-    return {};
-  }
   __kernel_timespec ts{};
   ts.tv_sec = std::int64_t(timeout_ns / 1'000'000'000u);
   ts.tv_nsec = std::int64_t(timeout_ns % 1'000'000'000u);

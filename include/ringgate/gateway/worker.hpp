@@ -86,8 +86,8 @@ class Worker {
   void on_bytes(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
   std::size_t on_head_bytes(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
   void on_frames(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
-  void accept_upgrade(std::uint32_t index, Connection& conn, const http::Request& req,
-                      std::string_view key, std::string_view protocol) noexcept;
+  void accept_upgrade(std::uint32_t index, Connection& conn, std::string_view key,
+                      std::string_view protocol) noexcept;
   void refuse(std::uint32_t index, Connection& conn, http::Reject why, const http::Request* req,
               std::string_view raw_head) noexcept;
   void log_refusal(std::uint32_t index, Connection& conn, http::Reject why, const http::Request* req,

@@ -78,7 +78,7 @@ class Ring {
   // Posts a CQE with (user_data=ud, res=value) on another ring (IORING_OP_MSG_RING). Our own CQE is skipped.
   Result<void> msg_ring(int target_ring_fd, std::int32_t value, std::uint64_t ud) noexcept;
 
-  // Submits everything queued and waits for at least one completion or `timeout_ns` (0 = no wait).
+  // Submits everything queued and waits for at least one completion or `timeout_ns`.
   // Returns the number submitted or an error; -ETIME / -EINTR are not errors.
   Result<void> submit_and_wait(std::uint64_t timeout_ns) noexcept;
   Result<void> submit() noexcept;
