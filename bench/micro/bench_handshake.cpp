@@ -8,27 +8,14 @@
 
 #include "ringgate/http/request.hpp"
 #include "ringgate/http/upgrade.hpp"
+#include "../../tests/unit/http/sample_requests.hpp"
 
 namespace {
 
 using namespace ringgate::http;
 
-constexpr std::string_view kChrome =
-    "GET /chat HTTP/1.1\r\n"
-    "Host: example.com:8000\r\n"
-    "Connection: Upgrade\r\n"
-    "Pragma: no-cache\r\n"
-    "Cache-Control: no-cache\r\n"
-    "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/120.0.0.0 Safari/537.36\r\n"
-    "Upgrade: websocket\r\n"
-    "Origin: http://example.com\r\n"
-    "Sec-WebSocket-Version: 13\r\n"
-    "Accept-Encoding: gzip, deflate, br\r\n"
-    "Accept-Language: en-US,en;q=0.9\r\n"
-    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-    "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
-    "\r\n";
+// The same Chrome request the http unit tests use (one source of truth for "what a browser sends").
+constexpr std::string_view kChrome = ringgate::http::testing::kChromeRequest;
 
 bool route(void*, std::string_view path) noexcept { return path == "/chat" || path == "/echo"; }
 
