@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # Installs what building Ringgate needs on Debian 12, and only what is missing (idempotent,
 # non-interactive; run as root or with sudo). `apt-get update` runs only when something is missing.
-#   tools/bootstrap.sh          build dependencies (compiler, CMake, Ninja, liburing, simdjson, mimalloc,
-#                               GoogleTest, Google Benchmark)
-#   tools/bootstrap.sh --test   also what the tests need: clang + libFuzzer runtime, and the
+#   tools/bootstrap.sh          build dependencies (compiler, CMake, Ninja, liburing, wolfSSL, simdjson,
+#                               mimalloc, GoogleTest, Google Benchmark)
+#   tools/bootstrap.sh --test   also what the tests need: clang + libFuzzer runtime, openssl (test
+#                               certificates, s_client), QEMU + busybox for the kTLS VM test, and the
 #                               integration clients (tools/install-test-deps.sh)
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 with_tests=0
 [[ "${1:-}" == "--test" ]] && with_tests=1
 
-packages=(g++ cmake ninja-build pkg-config liburing-dev libsimdjson-dev libmimalloc-dev libgtest-dev
-          libgmock-dev libbenchmark-dev)
+packages=(g++ cmake ninja-build pkg-config liburing-dev libwolfssl-dev libsimdjson-dev libmimalloc-dev
+          libgtest-dev libgmock-dev libbenchmark-dev)
 if ((with_tests)); then
-  packages+=(clang libclang-rt-14-dev gnuplot-nox)
+  packages+=(clang libclang-rt-14-dev gnuplot-nox openssl qemu-system-x86 busybox-static kmod cpio xz-utils)
 fi
 
 missing=()

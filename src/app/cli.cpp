@@ -20,6 +20,8 @@ std::uint64_t* duration_flag(gateway::Config& g, const std::string& a) {
   if (a == "--pong-timeout") return &g.pong_timeout_ms;
   if (a == "--idle-timeout") return &g.idle_timeout_ms;
   if (a == "--max-lifetime") return &g.max_lifetime_ms;
+  if (a == "--tls-ticket-rotate") return &g.tls_ticket_rotate_ms;
+  if (a == "--proxy-timeout") return &g.proxy_timeout_ms;
   return nullptr;
 }
 
@@ -75,6 +77,19 @@ std::string usage() {
          "  --recv-buffer-bytes N     size of each receive buffer (default 4096)\n"
          "  --subprotocol NAME        a Sec-WebSocket-Protocol /echo accepts (repeatable, in preference order)\n"
          "  --no-direct-descriptors   use ordinary fds instead of io_uring direct descriptors\n"
+         "  --listen-tls HOST:PORT    WebSocket-over-TLS listener (repeatable); the --tls-cert/--tls-key pairs\n"
+         "                            after it are its certificates (first = default, others by SNI)\n"
+         "  --tls-cert FILE           PEM certificate chain; --tls-key FILE its private key. Pairs given\n"
+         "  --tls-key FILE            before any --listen-tls serve every TLS listener without its own\n"
+         "  --tls-ticket-keys FILE    session-ticket keys shared by a fleet (base64 48/80-byte keys, one\n"
+         "                            per line, first encrypts); re-read on rotation and SIGHUP\n"
+         "  --tls-ticket-rotate SECONDS  new ticket key (or re-read of the file) this often (default 3600)\n"
+         "  --tls-session-cache ENTRIES  TLS 1.2 session-ID cache size (default 20480; 0 = off)\n"
+         "  --ktls on|off|auto        kernel TLS after the handshake (default auto: when the kernel can)\n"
+         "  --proxy-protocol off|optional|required  PROXY v1/v2 header before any byte (every listener)\n"
+         "  --trusted-proxies CIDR[,CIDR...]  peers allowed to send PROXY headers and X-Forwarded-For\n"
+         "  --proxy-timeout SECONDS   the PROXY header must arrive within this (default 5)\n"
+         "  --redirect-http HOST:PORT plain HTTP listener answering 301 to https://same-host/same-path\n"
          "  --log-level LEVEL         debug, info, warn or error (default info)\n"
          "  --help, --version\n"
          "Routes: /echo echoes every message with its opcode.\n";
@@ -85,6 +100,19 @@ CliResult parse_cli(const std::vector<std::string>& args) {
   Options& o = r.options;
   const HeartbeatProfile* profile = nullptr;
   std::vector<std::string> explicit_flags;  // flags a profile must not override
+  // Certificate pairs: before any --listen-tls they are defaults; after one they belong to it.
+  std::vector<tls::CertFiles> default_certs;
+  std::string pending_cert, pending_key;
+  auto pair_target = [&]() -> std::vector<tls::CertFiles>& {
+    return o.gateway.listen_tls.empty() ? default_certs : o.gateway.listen_tls.back().certs;
+  };
+  auto complete_pair = [&] {
+    if (!pending_cert.empty() && !pending_key.empty()) {
+      pair_target().push_back(tls::CertFiles{pending_cert, pending_key});
+      pending_cert.clear();
+      pending_key.clear();
+    }
+  };
   auto fail = [](std::string msg) {
     CliResult e;
     e.error = std::move(msg);
@@ -108,6 +136,45 @@ CliResult parse_cli(const std::vector<std::string>& args) {
       auto addr = net::parse_address(v);
       if (!addr) return fail("--listen: not a numeric HOST:PORT: " + v);
       o.gateway.listen.push_back(*addr);
+    } else if (a == "--listen-tls" || a == "--redirect-http") {
+      if (!value(v)) return fail(a + " needs HOST:PORT");
+      auto addr = net::parse_address(v);
+      if (!addr) return fail(a + ": not a numeric HOST:PORT: " + v);
+      if (a == "--redirect-http") {
+        o.gateway.redirect_http.push_back(*addr);
+      } else {
+        if (!pending_cert.empty() || !pending_key.empty()) return fail("--tls-cert and --tls-key come in pairs");
+        o.gateway.listen_tls.push_back(gateway::TlsListen{*addr, {}});
+      }
+    } else if (a == "--tls-cert" || a == "--tls-key") {
+      if (!value(v) || v.empty()) return fail(a + " needs a file");
+      std::string& slot = a == "--tls-cert" ? pending_cert : pending_key;
+      if (!slot.empty()) return fail("--tls-cert and --tls-key come in pairs");
+      slot = v;
+      complete_pair();
+    } else if (a == "--tls-ticket-keys") {
+      if (!value(v) || v.empty()) return fail("--tls-ticket-keys needs a file");
+      o.gateway.tls_ticket_keys = v;
+    } else if (a == "--tls-session-cache") {
+      if (!value(v) || !parse_u64(v, n) || n > 10'000'000) return fail("--tls-session-cache needs 0..10000000 entries");
+      o.gateway.tls_session_cache = std::uint32_t(n);
+    } else if (a == "--ktls") {
+      if (!value(v)) return fail("--ktls needs on, off or auto");
+      if (v == "on") o.gateway.ktls = gateway::KtlsMode::on;
+      else if (v == "off") o.gateway.ktls = gateway::KtlsMode::off;
+      else if (v == "auto") o.gateway.ktls = gateway::KtlsMode::automatic;
+      else return fail("--ktls: on, off or auto");
+    } else if (a == "--proxy-protocol") {
+      if (!value(v)) return fail("--proxy-protocol needs off, optional or required");
+      if (v == "off") o.gateway.proxy_protocol = gateway::ProxyMode::off;
+      else if (v == "optional") o.gateway.proxy_protocol = gateway::ProxyMode::optional;
+      else if (v == "required") o.gateway.proxy_protocol = gateway::ProxyMode::required;
+      else return fail("--proxy-protocol: off, optional or required");
+    } else if (a == "--trusted-proxies") {
+      std::string_view bad;
+      if (!value(v) || !o.gateway.trusted_proxies.parse(v, bad)) {
+        return fail("--trusted-proxies: not a CIDR list (bad entry: " + std::string(bad) + ")");
+      }
     } else if (a == "--admin") {
       if (!value(v)) return fail("--admin needs HOST:PORT");
       auto addr = net::parse_address(v);
@@ -167,7 +234,19 @@ CliResult parse_cli(const std::vector<std::string>& args) {
     if (unset("--ping-interval")) o.gateway.ping_interval_ms = profile->ping_interval_ms;
     if (unset("--pong-timeout")) o.gateway.pong_timeout_ms = profile->pong_timeout_ms;
   }
-  if (o.gateway.listen.empty()) o.gateway.listen.push_back(*net::parse_address("127.0.0.1:8080"));
+  if (!pending_cert.empty() || !pending_key.empty()) return fail("--tls-cert and --tls-key come in pairs");
+  for (gateway::TlsListen& l : o.gateway.listen_tls) {
+    if (l.certs.empty()) l.certs = default_certs;
+    if (l.certs.empty()) return fail("--listen-tls " + l.address.to_string() + " has no --tls-cert/--tls-key");
+  }
+  if (o.gateway.listen_tls.empty() && !default_certs.empty()) return fail("--tls-cert without --listen-tls");
+  if (o.gateway.proxy_protocol != gateway::ProxyMode::off && o.gateway.trusted_proxies.empty()) {
+    return fail("--proxy-protocol needs --trusted-proxies (headers are accepted only from them)");
+  }
+  if (o.gateway.proxy_timeout_ms == 0) return fail("--proxy-timeout must be above 0");
+  if (o.gateway.listen.empty() && o.gateway.listen_tls.empty() && o.gateway.redirect_http.empty()) {
+    o.gateway.listen.push_back(*net::parse_address("127.0.0.1:8080"));
+  }
   if (o.gateway.workers == 0) {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     o.gateway.workers = cpus > 0 ? unsigned(cpus) : 1;

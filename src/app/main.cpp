@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -86,7 +87,23 @@ int main(int argc, char** argv) {
   }
   RG_LOG_INFO("ringgate %s: %u workers, %s, unmask %s, %s", app::kVersion, cli.options.gateway.workers,
               server.features().c_str(), ws::unmask_isa(), allocator_name());
-  for (const auto& a : server.addresses()) RG_LOG_INFO("listening on ws://%s (route /echo)", a.to_string().c_str());
+  for (const auto& l : server.listeners()) {
+    const std::string a = l.address.to_string();
+    switch (l.kind) {
+      case gateway::ListenerKind::plain:
+        RG_LOG_INFO("listening on ws://%s (route /echo)", a.c_str());
+        break;
+      case gateway::ListenerKind::tls:
+        RG_LOG_INFO("listening on wss://%s (route /echo, kTLS %s)", a.c_str(),
+                    cli.options.gateway.ktls == gateway::KtlsMode::off ? "off"
+                    : server.ktls_available()                           ? "available"
+                                                                        : "unavailable: user-space TLS");
+        break;
+      case gateway::ListenerKind::redirect:
+        RG_LOG_INFO("redirecting http://%s to https", a.c_str());
+        break;
+    }
+  }
   if (cli.options.admin) RG_LOG_INFO("admin on http://%s (/metrics, /healthz)", admin.address().to_string().c_str());
 
   for (;;) {
@@ -96,6 +113,14 @@ int main(int argc, char** argv) {
       RG_LOG_INFO("signal %d: draining (up to %.1f s)", sig, double(cli.options.gateway.drain_timeout_ms) / 1000.0);
       break;
     }
+    if (sig == SIGHUP) {
+      if (server.reload_tls(why)) {
+        RG_LOG_INFO("SIGHUP: certificates and ticket keys reloaded");
+      } else {
+        RG_LOG_ERROR("SIGHUP: reload failed, keeping the current ones: %s", why.c_str());
+      }
+    }
+    server.tick();
     if (!server.running()) {
       RG_LOG_ERROR("a worker stopped unexpectedly");
       admin.stop();

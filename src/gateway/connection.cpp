@@ -157,6 +157,10 @@ std::size_t Worker::on_head_bytes(std::uint32_t index, Connection& conn, std::ui
     refuse(index, conn, r.reject, nullptr, head);
     return len;
   }
+  if (listeners_[conn.listener].spec.kind == ListenerKind::redirect) {
+    refuse_redirect(index, conn, req);
+    return len;
+  }
   http::Upgrade up;
   const http::Reject why = http::validate_upgrade(req, up, match_route, nullptr);
   if (why != http::Reject::none) {
@@ -216,6 +220,39 @@ void Worker::refuse(std::uint32_t index, Connection& conn, http::Reject why, con
   release_in(conn);  // only now: the request's views may point into it
 }
 
+void Worker::refuse_redirect(std::uint32_t index, Connection& conn, const http::Request& req) noexcept {
+  // 301 to the same host and path over https (the ELB set-up: port 80 only redirects). The host is
+  // the request's Host without its port; a missing or odd Host is a 400.
+  std::string_view host = req.header("host");
+  if (!host.empty() && host.front() == '[') {
+    host = host.substr(0, host.find(']') + 1);
+  } else {
+    host = host.substr(0, host.find(':'));
+  }
+  bool ok = !host.empty() && host.size() < 256 && !req.target.empty() && req.target.front() == '/';
+  for (char ch : host) ok = ok && ch > 0x20 && ch < 0x7f && ch != '/' && ch != '@';
+  for (char ch : req.target) ok = ok && ch > 0x20 && ch < 0x7f;
+  if (!ok) {
+    refuse(index, conn, http::Reject::malformed, &req, {});
+    return;
+  }
+  const std::uint16_t port = listeners_[conn.listener].spec.redirect_port;
+  std::string response = "HTTP/1.1 301 Moved Permanently\r\nLocation: https://";
+  response.append(host);
+  if (port != 443) response += ":" + std::to_string(port);
+  response.append(req.target.substr(0, 4096));
+  response += "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+  if (!conn.out.write(chunks_, response.data(), response.size())) {
+    teardown(index, conn);
+    return;
+  }
+  metrics_.redirects.add();
+  conn.phase = Phase::linger;
+  wheel_.arm(conn.timer, now_ms_ + cfg_.close_timeout_ms);
+  mark_dirty(index, conn);
+  release_in(conn);
+}
+
 void Worker::log_refusal(std::uint32_t index, Connection& conn, http::Reject why, const http::Request* req,
                          std::string_view raw_head) noexcept {
   if (!refusal_log_.allow(now_ms_ / 1000)) return;
@@ -246,30 +283,51 @@ void Worker::log_refusal(std::uint32_t index, Connection& conn, http::Reject why
     metrics_.refusal_logs_suppressed.add(s);
     rest += " (" + std::to_string(s) + " earlier refusals not logged)";
   }
+  std::string forwarded;
+  if (req != nullptr && !req->header("x-forwarded-for").empty()) {
+    forwarded = " forwarded_for=";
+    append_escaped(forwarded, req->header("x-forwarded-for"), 256);
+  }
+  if (conn.ext != nullptr && conn.ext->client.ss_family != 0) {
+    // The client address a trusted proxy reported (PROXY protocol) is the peer that matters.
+    net::SockAddr client;
+    client.storage = conn.ext->client;
+    client.len = client.storage.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    RG_LOG_WARN("%s peer=%s via=proxy%s%s", head.c_str(), client.to_string().c_str(), forwarded.c_str(), rest.c_str());
+    return;
+  }
   if (ring_.direct()) {
     // getpeername() needs a real fd: install one from the direct descriptor, finish the line when
     // it arrives (rare: refusals are rate-limited).
     const std::uint64_t token = ud(kFdInstall, index);
     if (ring_.fd_install(conn.fd, token)) {
-      pending_logs_.push_back(PendingLog{token, std::move(head), std::move(rest)});
+      pending_logs_.push_back(PendingLog{token, std::move(head), std::move(rest), std::move(forwarded)});
       return;
     }
     RG_LOG_WARN("%s peer=unknown%s", head.c_str(), rest.c_str());
     return;
   }
   auto peer = net::peer_address(conn.fd);
-  RG_LOG_WARN("%s peer=%s%s", head.c_str(), peer ? peer->to_string().c_str() : "unknown", rest.c_str());
+  // X-Forwarded-For names the client only when the peer is a proxy we trust.
+  if (!peer || !cfg_.trusted_proxies.contains(peer->sa())) forwarded.clear();
+  RG_LOG_WARN("%s peer=%s%s%s", head.c_str(), peer ? peer->to_string().c_str() : "unknown", forwarded.c_str(),
+              rest.c_str());
 }
 
 void Worker::on_fd_installed(std::uint64_t token, std::int32_t res) noexcept {
   for (std::size_t i = 0; i < pending_logs_.size(); ++i) {
     if (pending_logs_[i].ud != token) continue;
     std::string peer = "unknown";
+    bool trusted = false;
     if (res >= 0) {
-      if (auto a = net::peer_address(res)) peer = a->to_string();
+      if (auto a = net::peer_address(res)) {
+        peer = a->to_string();
+        trusted = cfg_.trusted_proxies.contains(a->sa());
+      }
       ::close(res);
     }
-    RG_LOG_WARN("%s peer=%s%s", pending_logs_[i].head.c_str(), peer.c_str(), pending_logs_[i].rest.c_str());
+    RG_LOG_WARN("%s peer=%s%s%s", pending_logs_[i].head.c_str(), peer.c_str(),
+                trusted ? pending_logs_[i].forwarded.c_str() : "", pending_logs_[i].rest.c_str());
     pending_logs_[i] = std::move(pending_logs_.back());
     pending_logs_.pop_back();
     return;
@@ -293,7 +351,7 @@ void Worker::on_frames(std::uint32_t index, Connection& conn, std::uint8_t* data
     send_close(index, conn, r.close_code, r.reason, Phase::linger);
     return;
   }
-  if (conn.out.bytes() > cfg_.max_outbound_bytes && !(conn.flags & kPaused) && conn.phase == Phase::open) {
+  if (queued_bytes(conn) > cfg_.max_outbound_bytes && !(conn.flags & kPaused) && conn.phase == Phase::open) {
     // The peer sends faster than it reads: stop reading until its queue drains (TCP pushes back).
     metrics_.backpressure_pauses.add();
     conn.flags |= kPaused;

@@ -18,7 +18,21 @@ void counter(PromWriter& out, std::span<const WorkerMetrics* const> ws, const ch
   out.family(name, "counter", help);
   out.sample(name, "", sum(ws, [&](const WorkerMetrics& m) { return (m.*field).get(); }));
 }
+template <std::size_t N>
+void labelled(PromWriter& out, std::span<const WorkerMetrics* const> ws, const char* name, const char* label,
+              const std::array<Counter, N> WorkerMetrics::*field, std::size_t first, auto name_of) {
+  for (std::size_t i = first; i < N; ++i) {
+    out.sample(name, std::string(label) + "=\"" + std::string(name_of(i)) + "\"",
+               sum(ws, [&](const WorkerMetrics& m) { return (m.*field)[i].get(); }));
+  }
+}
 }  // namespace
+
+std::string_view proxy_result_name(ProxyResult r) noexcept {
+  static constexpr std::string_view kNames[] = {"accepted", "local",     "absent",  "missing",
+                                                "untrusted", "invalid", "too_large", "timeout"};
+  return std::size_t(r) < std::size(kNames) ? kNames[std::size_t(r)] : "unknown";
+}
 
 void render_metrics(std::span<const WorkerMetrics* const> ws, PromWriter& out) {
   std::int64_t active = 0;
@@ -83,6 +97,35 @@ void render_metrics(std::span<const WorkerMetrics* const> ws, PromWriter& out) {
           &WorkerMetrics::backpressure_pauses);
   counter(out, ws, "ringgate_refusal_logs_suppressed_total", "Refusal log lines dropped by the rate limit.",
           &WorkerMetrics::refusal_logs_suppressed);
+  counter(out, ws, "ringgate_redirects_total", "Plain HTTP requests answered 301 to https (--redirect-http).",
+          &WorkerMetrics::redirects);
+
+  out.family("ringgate_proxy_headers_total", "counter", "PROXY protocol headers, by outcome.");
+  labelled(out, ws, "ringgate_proxy_headers_total", "result", &WorkerMetrics::proxy_headers, 0,
+           [](std::size_t i) { return proxy_result_name(ProxyResult(i)); });
+
+  out.family("ringgate_tls_handshakes_total", "counter", "TLS handshakes completed, full or resumed.");
+  out.sample("ringgate_tls_handshakes_total", "kind=\"full\"", sum(ws, [](const WorkerMetrics& m) { return m.tls_full.get(); }));
+  out.sample("ringgate_tls_handshakes_total", "kind=\"resumed\"",
+             sum(ws, [](const WorkerMetrics& m) { return m.tls_resumed.get(); }));
+  out.family("ringgate_tls_handshake_failures_total", "counter", "TLS handshakes that failed, by reason.");
+  labelled(out, ws, "ringgate_tls_handshake_failures_total", "reason", &WorkerMetrics::tls_failures, 1,
+           [](std::size_t i) { return tls::failure_name(tls::Failure(i)); });
+  out.family("ringgate_tls_ktls_total", "counter",
+             "Completed TLS handshakes by record layer: installed = kernel TLS, else why user space kept it.");
+  labelled(out, ws, "ringgate_tls_ktls_total", "result", &WorkerMetrics::ktls, 0, [](std::size_t i) {
+    return i == 0 ? std::string_view("installed") : tls::ktls_fallback_name(tls::KtlsFallback(i));
+  });
+  out.family("ringgate_tls_ktls_records_total", "counter",
+             "Non-data records received under kernel TLS (the connection is closed after each but close_notify is answered).");
+  labelled(out, ws, "ringgate_tls_ktls_records_total", "type", &WorkerMetrics::ktls_records, 0, [](std::size_t i) {
+    static constexpr std::string_view kNames[] = {"close_notify", "alert", "key_update", "renegotiation", "other"};
+    return kNames[i];
+  });
+  std::int64_t user = 0;
+  for (const WorkerMetrics* w : ws) user += w->tls_user_sessions.get();
+  out.family("ringgate_tls_user_sessions", "gauge", "Connections whose TLS records wolfSSL handles in user space.");
+  out.sample("ringgate_tls_user_sessions", "", std::uint64_t(user < 0 ? 0 : user));
 }
 
 }  // namespace ringgate::gateway

@@ -95,6 +95,23 @@ bool OutQueue::write(ChunkPool& pool, const void* data, std::size_t n) noexcept 
   return true;
 }
 
+bool OutQueue::write_stream(ChunkPool& pool, const void* data, std::size_t n) noexcept {
+  const auto* p = static_cast<const std::uint8_t*>(data);
+  while (n > 0) {
+    if (tail_ == nullptr || tail_->control || tail_->room() == 0) {
+      Chunk* c = pool.get(1);
+      if (c == nullptr) return false;
+      append(c);
+    }
+    const std::size_t take = n < tail_->room() ? n : tail_->room();
+    std::memcpy(tail_->data + tail_->end, p, take);
+    commit(take);
+    p += take;
+    n -= take;
+  }
+  return true;
+}
+
 void OutQueue::append(Chunk* c) noexcept {
   c->next = nullptr;
   if (tail_ != nullptr) {

@@ -1,10 +1,16 @@
 #include "ringgate/gateway/server.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <chrono>
 #include <cstring>
 
+#include "ringgate/core/clock.hpp"
 #include "ringgate/core/log.hpp"
 #include "ringgate/net/listener.hpp"
 #include "user_data.hpp"
@@ -17,27 +23,125 @@ Server::~Server() {
   for (int fd : orphan_fds_) ::close(fd);
 }
 
+namespace {
+// Whether this kernel has the TLS upper-layer protocol: attaching it to an unconnected socket
+// fails with ENOTCONN when it exists and ENOENT when it does not (module missing or not built).
+bool probe_ktls() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const int rc = ::setsockopt(fd, SOL_TCP, TCP_ULP, "tls", 3);
+  const int err = errno;
+  ::close(fd);
+  return rc == 0 || err != ENOENT;
+}
+}  // namespace
+
+bool Server::build_contexts(std::vector<std::shared_ptr<tls::ServerContext>>& out, std::string& why) {
+  for (const TlsListen& l : cfg_.listen_tls) {
+    tls::ServerOptions o;
+    o.certs = l.certs;
+    o.tickets = &tickets_;
+    o.cache = session_cache_.get();
+    o.session_lifetime_s = cfg_.tls_session_lifetime_s;
+    auto ctx = tls::ServerContext::create(o, why);
+    if (!ctx) {
+      why = "TLS listener " + l.address.to_string() + ": " + why;
+      return false;
+    }
+    out.push_back(std::move(ctx));
+  }
+  return true;
+}
+
+bool Server::reload_tls(std::string& why) {
+  if (cfg_.listen_tls.empty()) return true;
+  std::vector<std::shared_ptr<tls::ServerContext>> fresh;
+  if (!build_contexts(fresh, why)) return false;
+  if (!cfg_.tls_ticket_keys.empty() && !tickets_.load_file(cfg_.tls_ticket_keys, why)) {
+    why = "--tls-ticket-keys: " + why;
+    return false;
+  }
+  for (std::size_t i = 0; i < fresh.size(); ++i) tls_slots_[i]->set(std::move(fresh[i]));
+  return true;
+}
+
+void Server::tick() {
+  if (cfg_.listen_tls.empty() || cfg_.tls_ticket_rotate_ms == 0) return;
+  const std::uint64_t now = monotonic_ms();
+  if (now < next_rotation_ms_) return;
+  next_rotation_ms_ = now + cfg_.tls_ticket_rotate_ms;
+  if (cfg_.tls_ticket_keys.empty()) {
+    tickets_.rotate();
+  } else {
+    // A fleet shares the file: whoever rotates writes it, every gateway re-reads it.
+    std::string why;
+    if (!tickets_.load_file(cfg_.tls_ticket_keys, why)) RG_LOG_WARN("--tls-ticket-keys: %s (keys kept)", why.c_str());
+  }
+}
+
 Result<void> Server::start(const Config& cfg, std::string& why) {
   cfg_ = cfg;
   const unsigned n = cfg.workers == 0 ? 1 : cfg.workers;
-  std::vector<std::vector<int>> per_worker(n);
-  for (const net::SockAddr& want : cfg.listen) {
-    net::SockAddr addr = want;
+  if (!cfg.listen_tls.empty()) {
+    tls::global_init();
+    if (!cfg.tls_ticket_keys.empty() && !tickets_.load_file(cfg.tls_ticket_keys, why)) {
+      why = "--tls-ticket-keys: " + why;
+      return Errc::invalid_argument;
+    }
+    next_rotation_ms_ = monotonic_ms() + cfg.tls_ticket_rotate_ms;
+    session_cache_ = std::make_unique<tls::SessionCache>(cfg.tls_session_cache, cfg.tls_session_lifetime_s);
+    std::vector<std::shared_ptr<tls::ServerContext>> contexts;
+    if (!build_contexts(contexts, why)) return Errc::invalid_argument;
+    for (auto& ctx : contexts) {
+      tls_slots_.push_back(std::make_unique<tls::ContextSlot>());
+      tls_slots_.back()->set(std::move(ctx));
+    }
+    ktls_available_ = probe_ktls();
+    if (cfg.ktls == KtlsMode::on && !ktls_available_) {
+      why = "--ktls on: this kernel has no TLS upper-layer protocol (CONFIG_TLS / modprobe tls)";
+      return Errc::not_supported;
+    }
+  }
+  struct Want {
+    net::SockAddr address;
+    ListenerKind kind;
+    tls::ContextSlot* slot;
+  };
+  std::vector<Want> wants;
+  for (const auto& a : cfg.listen) wants.push_back({a, ListenerKind::plain, nullptr});
+  for (std::size_t i = 0; i < cfg.listen_tls.size(); ++i) {
+    wants.push_back({cfg.listen_tls[i].address, ListenerKind::tls, tls_slots_[i].get()});
+  }
+  for (const auto& a : cfg.redirect_http) wants.push_back({a, ListenerKind::redirect, nullptr});
+  std::vector<std::vector<ListenerSpec>> per_worker(n);
+  std::uint16_t https_port = 443;
+  for (const Want& want : wants) {
+    net::SockAddr addr = want.address;
     for (unsigned w = 0; w < n; ++w) {
       auto fd = net::open_listener(addr, net::ListenOptions{});
       if (!fd) {
-        for (auto& fds : per_worker) orphan_fds_.insert(orphan_fds_.end(), fds.begin(), fds.end());
+        for (auto& specs : per_worker) {
+          for (const ListenerSpec& spec : specs) orphan_fds_.push_back(spec.fd);
+        }
         why = "cannot listen on " + addr.to_string() + ": " +
               (fd.error() == Errc::address_in_use ? "address already in use" : std::string(errc_name(fd.error())));
         return fd.error();
       }
-      per_worker[w].push_back(*fd);
+      per_worker[w].push_back(ListenerSpec{*fd, want.kind, want.slot, 443});
       if (w == 0 && addr.port() == 0) {
         auto local = net::local_address(*fd);
         if (local) addr.set_port(local->port());
       }
     }
-    bound_.push_back(addr);
+    if (want.kind == ListenerKind::tls && https_port == 443 && bound_.size() == cfg.listen.size()) {
+      https_port = addr.port();  // redirects name the first TLS listener's port
+    }
+    bound_.push_back(Bound{addr, want.kind});
+  }
+  for (auto& specs : per_worker) {
+    for (ListenerSpec& spec : specs) {
+      if (spec.kind == ListenerKind::redirect) spec.redirect_port = https_port;
+    }
   }
   std::string control_why;
   net::RingConfig rc;
@@ -49,7 +153,7 @@ Result<void> Server::start(const Config& cfg, std::string& why) {
   ready_ = std::make_unique<std::atomic<int>[]>(n);
   for (unsigned w = 0; w < n; ++w) {
     ready_[w].store(0);
-    workers_.push_back(std::make_unique<Worker>(w, cfg, per_worker[w]));
+    workers_.push_back(std::make_unique<Worker>(w, cfg, per_worker[w], ktls_available_));
   }
   for (unsigned w = 0; w < n; ++w) {
     threads_.emplace_back([this, w] {
@@ -96,6 +200,19 @@ void Server::render_metrics(PromWriter& out) const {
   std::vector<const WorkerMetrics*> all;
   for (const auto& w : workers_) all.push_back(&w->metrics());
   gateway::render_metrics(all, out);
+  if (cfg_.listen_tls.empty()) return;
+  out.family("ringgate_tls_ticket_keys_rotated_total", "counter",
+             "Changes of the session-ticket encryption key (schedule, key file, SIGHUP).");
+  out.sample("ringgate_tls_ticket_keys_rotated_total", "", tickets_.rotations());
+  out.family("ringgate_tls_session_cache_total", "counter", "TLS 1.2 session-ID cache operations, by result.");
+  out.sample("ringgate_tls_session_cache_total", "result=\"hit\"", session_cache_->hits());
+  out.sample("ringgate_tls_session_cache_total", "result=\"miss\"", session_cache_->misses());
+  out.sample("ringgate_tls_session_cache_total", "result=\"store\"", session_cache_->stores());
+  out.sample("ringgate_tls_session_cache_total", "result=\"eviction\"", session_cache_->evictions());
+  out.family("ringgate_tls_session_cache_entries", "gauge", "Sessions in the TLS 1.2 session-ID cache.");
+  out.sample("ringgate_tls_session_cache_entries", "", std::uint64_t(session_cache_->size()));
+  out.family("ringgate_tls_ktls_available", "gauge", "1 when the kernel offers kernel TLS (TLS ULP).");
+  out.sample("ringgate_tls_ktls_available", "", std::uint64_t(ktls_available_ ? 1 : 0));
 }
 
 }  // namespace ringgate::gateway

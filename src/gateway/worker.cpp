@@ -18,19 +18,20 @@ constexpr std::uint16_t kNoSendOp = 0xffff;
 constexpr std::size_t kSendOps = 1024;
 }  // namespace
 
-Worker::Worker(unsigned id, const Config& cfg, std::vector<int> listen_fds) noexcept
+Worker::Worker(unsigned id, const Config& cfg, std::vector<ListenerSpec> listeners, bool ktls_available) noexcept
     : id_(id),
       cfg_(cfg),
-      listen_fds_(std::move(listen_fds)),
-      accept_armed_(listen_fds_.size(), 0),
+      accept_armed_(listeners.size(), 0),
+      ktls_available_(ktls_available),
       wheel_(monotonic_ms(), 10),
       epoch_ms_(monotonic_ms()) {
   for (const std::string& p : cfg_.subprotocols) subprotocols_.emplace_back(p);
+  for (const ListenerSpec& spec : listeners) listeners_.push_back(Listener{spec, nullptr, 0});
 }
 
 Worker::~Worker() {
-  for (int& fd : listen_fds_) {
-    if (fd >= 0) ::close(fd);
+  for (Listener& l : listeners_) {
+    if (l.spec.fd >= 0) ::close(l.spec.fd);
   }
 }
 
@@ -74,6 +75,11 @@ bool Worker::setup() noexcept {
     send_ops_[i].next_free = std::uint16_t(i + 1 < kSendOps ? i + 1 : kNoSendOp);
   }
   free_send_op_ = 0;
+  plain_.reset(new (std::nothrow) std::uint8_t[kPlainBytes + 64]);
+  if (!plain_) {
+    error_ = "out of memory";
+    return false;
+  }
   dirty_.reserve(1024);
   rearm_.reserve(1024);
   ring_fd_.store(ring_.ring_fd(), std::memory_order_release);
@@ -91,7 +97,7 @@ void Worker::run(std::atomic<int>& ready) noexcept {
 
 void Worker::loop() noexcept {
   now_ms_ = monotonic_ms();
-  for (std::size_t i = 0; i < listen_fds_.size(); ++i) arm_accept(i);
+  for (std::size_t i = 0; i < listeners_.size(); ++i) arm_accept(i);
   net::Completion cqes[256];
   std::uint64_t accept_retry_at = 0;
   for (;;) {
@@ -118,7 +124,7 @@ void Worker::loop() noexcept {
       if (now_ms_ >= accept_retry_at) {
         accept_retry_ = false;
         accept_retry_at = 0;
-        for (std::size_t i = 0; i < listen_fds_.size(); ++i) {
+        for (std::size_t i = 0; i < listeners_.size(); ++i) {
           if (!accept_armed_[i]) arm_accept(i);
         }
       }
@@ -133,7 +139,8 @@ void Worker::loop() noexcept {
         const std::uint32_t index = rearm_[i];
         if (!conns_.live(index)) continue;
         Connection& conn = *conns_.slot(index);
-        if ((conn.flags & kNeedRecv) && !(conn.flags & (kRecvArmed | kPaused)) && conn.phase != Phase::teardown) {
+        if ((conn.flags & kNeedRecv) && !(conn.flags & (kRecvArmed | kPaused)) && conn.phase != Phase::teardown &&
+            conn.tls != kTlsSwitching && !(conn.flags2 & (kCtrlRecv | kPeerPending))) {
           arm_recv(index, conn);
         }
       }
@@ -157,7 +164,7 @@ void Worker::loop() noexcept {
 }
 
 void Worker::arm_accept(std::size_t listener) noexcept {
-  if (ring_.accept_multishot(listen_fds_[listener], ud(kAccept, std::uint32_t(listener)))) {
+  if (ring_.accept_multishot(listeners_[listener].spec.fd, ud(kAccept, std::uint32_t(listener)))) {
     accept_armed_[listener] = 1;
   } else {
     accept_retry_ = true;
@@ -182,8 +189,11 @@ void Worker::dispatch(const net::Completion& c) noexcept {
   }
   Connection* conn = index == kNoSlot ? nullptr : conns_.get_masked(index, gen_of(c.user_data), kGenMask);
   if (conn == nullptr) {
-    // A completion for a connection that is gone: only a consumed buffer needs handling.
+    // A completion for a connection that is gone: only a consumed buffer or a descriptor made
+    // for it needs handling.
     if (c.has_buffer()) buffers_.recycle(c.buffer_id());
+    const Kind k = kind_of(c.user_data);
+    if ((k == kPeerFd || k == kKtlsFd) && c.res >= 0) ::close(c.res);
     return;
   }
   switch (kind_of(c.user_data)) {
@@ -196,6 +206,12 @@ void Worker::dispatch(const net::Completion& c) noexcept {
     case kClose:
       conn->flags |= kCloseDone;
       maybe_release(index, *conn);
+      return;
+    case kPeerFd:
+      on_peer_fd(index, *conn, c.res);
+      return;
+    case kKtlsFd:
+      on_ktls_fd(index, *conn, c.res);
       return;
     default:
       RG_BUG_IF(true);
@@ -224,10 +240,31 @@ void Worker::on_accept(std::size_t listener, const net::Completion& c) noexcept 
     return;
   }
   conn->fd = c.res;
+  conn->listener = std::uint8_t(listener);
   conn->since_ms = conn->last_rx_ms = now32();
   metrics_.connections_accepted.add();
   metrics_.connections_active.add(1);
   wheel_.arm(conn->timer, now_ms_ + cfg_.handshake_timeout_ms);
+  if (listeners_[listener].spec.kind == ListenerKind::tls && !start_tls(id.index, *conn)) {
+    teardown(id.index, *conn);
+    return;
+  }
+  if (cfg_.proxy_protocol != ProxyMode::off) {
+    // The PROXY header is trusted only from --trusted-proxies: learn the TCP peer before reading.
+    conn->flags2 |= kPeerPending | kProxyPending;
+    wheel_.arm(conn->timer, now_ms_ + std::min(cfg_.handshake_timeout_ms, cfg_.proxy_timeout_ms));
+    if (ring_.direct()) {
+      if (ring_.fd_install(conn->fd, ud(kPeerFd, id.index))) {
+        conn->flags2 |= kInstalling;
+      } else {
+        on_peer_known(id.index, *conn, nullptr);
+      }
+    } else {
+      auto peer = net::peer_address(conn->fd);
+      on_peer_known(id.index, *conn, peer ? peer->sa() : nullptr);
+    }
+    return;
+  }
   arm_recv(id.index, *conn);
 }
 
@@ -242,21 +279,27 @@ void Worker::arm_recv(std::uint32_t index, Connection& conn) noexcept {
 
 void Worker::on_recv(std::uint32_t index, Connection& conn, const net::Completion& c) noexcept {
   if (!c.more()) conn.flags &= std::uint8_t(~kRecvArmed);
+  if (conn.flags2 & kCtrlRecv) {
+    on_ctrl_recv(index, conn, c);
+    return;
+  }
   const std::uint32_t gen = conns_.generation(index);
   if (c.res > 0) {
     const std::uint16_t bid = c.buffer_id();
     metrics_.bytes_received.add(std::uint64_t(c.res));
     conn.last_rx_ms = now32();  // the peer is alive: the next ping moves later (lazily)
     if (conn.phase != Phase::teardown && conn.phase != Phase::linger && conn.phase != Phase::finish) {
-      on_bytes(index, conn, buffers_.buffer(bid), std::size_t(c.res));
+      on_wire_bytes(index, conn, buffers_.buffer(bid), std::size_t(c.res));
     }
     buffers_.recycle(bid);
     // on_bytes may have torn the connection down and released its slot.
     if (conns_.generation(index) != gen) return;
-    if (!(conn.flags & kRecvArmed) && conn.phase != Phase::teardown && !(conn.flags & kPaused)) {
+    if (!(conn.flags & kRecvArmed) && conn.phase != Phase::teardown && !(conn.flags & kPaused) &&
+        conn.tls != kTlsSwitching && !(conn.flags2 & kCtrlRecv)) {
       conn.flags |= kNeedRecv;
       rearm_.push_back(index);
     }
+    if (conn.tls == kTlsSwitching) try_finish_switch(index, conn);
   } else if (c.res == 0) {
     on_peer_gone(index, conn);
   } else if (c.res == -ENOBUFS) {
@@ -264,12 +307,17 @@ void Worker::on_recv(std::uint32_t index, Connection& conn, const net::Completio
     conn.flags |= kNeedRecv;
     rearm_.push_back(index);
   } else if (c.res == -ECANCELED) {
-    // A pause (backpressure) or a teardown canceled it. If the pause already ended while the
-    // cancellation was in flight, reading must resume now.
-    if (!(conn.flags & (kPaused | kRecvArmed)) && conn.phase != Phase::teardown) {
+    // A pause (backpressure), a teardown or a move to kTLS canceled it. If the pause already
+    // ended while the cancellation was in flight, reading must resume now.
+    if (conn.tls == kTlsSwitching) {
+      try_finish_switch(index, conn);
+    } else if (!(conn.flags & (kPaused | kRecvArmed)) && conn.phase != Phase::teardown) {
       conn.flags |= kNeedRecv;
       rearm_.push_back(index);
     }
+  } else if (c.res == -EIO && conn.tls == kTlsKernel) {
+    // kTLS: a record that is not application data (alert, KeyUpdate, renegotiation) is waiting.
+    arm_ctrl_recv(index, conn);
   } else {
     on_peer_gone(index, conn);
   }
@@ -290,10 +338,21 @@ void Worker::flush() noexcept {
     Connection& conn = *conns_.slot(index);
     if (!(conn.flags & kDirty)) continue;
     conn.flags &= std::uint8_t(~kDirty);
-    if (conn.phase == Phase::teardown || (conn.flags & kSendInFlight)) continue;
-    if (!conn.out.empty()) {
+    if (conn.phase == Phase::teardown || (conn.flags & kSendInFlight) || (conn.flags2 & kInstalling)) continue;
+    if (conn.tls == kTlsUser && !conn.out.empty() && !tls_encrypt(index, conn)) continue;
+    if (!wire_queue(conn).empty()) {
       start_send(index, conn);
       continue;
+    }
+    if (conn.tls == kTlsSwitching) {
+      try_finish_switch(index, conn);
+      continue;
+    }
+    if (conn.phase == Phase::finish || (conn.phase == Phase::linger && !(conn.flags & kShutdownSent))) {
+      // Our close: a TLS peer gets close_notify first (it is what lets clients keep their session).
+      if ((conn.tls == kTlsUser || conn.tls == kTlsKernel) && !(conn.flags2 & kNotifySent)) {
+        if (send_close_notify(index, conn)) continue;
+      }
     }
     if (conn.phase == Phase::finish) {
       teardown(index, conn);
@@ -307,16 +366,17 @@ void Worker::flush() noexcept {
 }
 
 void Worker::start_send(std::uint32_t index, Connection& conn) noexcept {
-  const Chunk* head = conn.out.head();
+  OutQueue& q = wire_queue(conn);
+  const Chunk* head = q.head();
   bool ok;
   if (head->next == nullptr || free_send_op_ == kNoSendOp) {
     conn.send_iov = 0;
     ok = bool(ring_.send(conn.fd, head->data + head->begin, head->size(), ud(kSend, index)));
-    if (ok) conn.out.lock_head();
+    if (ok) q.lock_head();
   } else {
     const std::uint16_t op_index = free_send_op_;
     SendOp& op = send_ops_[op_index];
-    std::size_t n = conn.out.fill_iov(op.iov, std::size(op.iov));
+    std::size_t n = q.fill_iov(op.iov, std::size(op.iov));
     op.msg = msghdr{};
     op.msg.msg_iov = op.iov;
     op.msg.msg_iovlen = n;
@@ -347,13 +407,17 @@ void Worker::on_send(std::uint32_t index, Connection& conn, const net::Completio
     return;
   }
   metrics_.bytes_sent.add(std::uint64_t(c.res));
-  conn.out.consume(chunks_, std::size_t(c.res));
+  if (conn.flags2 & kNotifyInFlight) {
+    conn.flags2 &= std::uint8_t(~kNotifyInFlight);  // the kTLS close_notify: nothing queued to drop
+  } else {
+    wire_queue(conn).consume(chunks_, std::size_t(c.res));
+  }
   if (conn.phase == Phase::teardown) {
     maybe_release(index, conn);
     return;
   }
   mark_dirty(index, conn);  // more to send, or a phase step (finish, linger) to take
-  if ((conn.flags & kPaused) && conn.out.bytes() <= cfg_.max_outbound_bytes / 2) {
+  if ((conn.flags & kPaused) && queued_bytes(conn) <= cfg_.max_outbound_bytes / 2) {
     conn.flags &= std::uint8_t(~kPaused);
     if (!(conn.flags & kRecvArmed)) arm_recv(index, conn);
   }
@@ -376,8 +440,11 @@ void Worker::maybe_release(std::uint32_t index, Connection& conn) noexcept {
   if (conn.phase != Phase::teardown) return;
   if (conn.flags & (kRecvArmed | kSendInFlight)) return;
   if (!(conn.flags & kCloseDone)) return;
+  if (conn.flags2 & kInstalling) return;  // a descriptor is being made for it: wait for that too
   if (conn.close_code != 0) metrics_.count_close(conn.close_code);
   conn.out.clear(chunks_);
+  free_ext(conn);
+  if (!ctrl_recvs_.empty()) ctrl_recvs_.erase(index);
   metrics_.connections_active.add(-1);
   conns_.free(index);
 }
@@ -391,7 +458,11 @@ void Worker::on_timer(timer::Entry& e) noexcept {
   const std::uint32_t index = conns_.index_of(conn);
   switch (conn->phase) {
     case Phase::handshake:
-      metrics_.timeouts_handshake.add();
+      if (conn->flags2 & (kPeerPending | kProxyPending)) {
+        metrics_.proxy_headers[std::size_t(ProxyResult::timeout)].add();
+      } else {
+        metrics_.timeouts_handshake.add();
+      }
       teardown(index, *conn);
       return;
     case Phase::open:
@@ -499,10 +570,10 @@ void Worker::begin_drain() noexcept {
   drain_deadline_ms_ = now_ms_ + cfg_.drain_window_ms + cfg_.drain_timeout_ms;
   // Stop accepting: cancel the multishot accepts and close this worker's listeners, so new
   // connections go to another instance (or are refused) instead of waiting in our backlog.
-  for (std::size_t i = 0; i < listen_fds_.size(); ++i) {
+  for (std::size_t i = 0; i < listeners_.size(); ++i) {
     if (accept_armed_[i]) (void)ring_.cancel(ud(kAccept, std::uint32_t(i)), ud(kCancel, kNoSlot));
-    ::close(listen_fds_[i]);
-    listen_fds_[i] = -1;
+    ::close(listeners_[i].spec.fd);
+    listeners_[i].spec.fd = -1;
   }
   std::uint64_t open = 0;
   conns_.for_each([&](std::uint32_t, Connection& conn) { open += conn.phase == Phase::open; });

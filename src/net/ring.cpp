@@ -166,6 +166,14 @@ Result<void> Ring::sendmsg(int fd, const msghdr* msg, std::uint64_t ud) noexcept
   return {};
 }
 
+Result<void> Ring::recvmsg(int fd, msghdr* msg, std::uint64_t ud) noexcept {
+  RG_SQE_OR_AGAIN(sqe);
+  io_uring_prep_recvmsg(sqe, fd, msg, 0);
+  if (direct()) sqe->flags |= IOSQE_FIXED_FILE;
+  io_uring_sqe_set_data64(sqe, ud);
+  return {};
+}
+
 Result<void> Ring::shutdown_write(int fd, std::uint64_t ud) noexcept {
   RG_SQE_OR_AGAIN(sqe);
   io_uring_prep_shutdown(sqe, fd, SHUT_WR);

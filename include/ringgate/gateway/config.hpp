@@ -6,12 +6,32 @@
 #include <string>
 #include <vector>
 
+#include "ringgate/http/proxy_protocol.hpp"
 #include "ringgate/net/listener.hpp"
+#include "ringgate/tls/context.hpp"
 
 namespace ringgate::gateway {
 
+enum class ProxyMode : std::uint8_t { off, optional, required };
+enum class KtlsMode : std::uint8_t { off, on, automatic };
+
+struct TlsListen {
+  net::SockAddr address;
+  std::vector<tls::CertFiles> certs;  // the first is the default; the others are picked by SNI
+};
+
 struct Config {
   std::vector<net::SockAddr> listen;
+  std::vector<TlsListen> listen_tls;
+  std::vector<net::SockAddr> redirect_http;   // plain listeners answering 301 to https://
+  std::string tls_ticket_keys;                 // key file shared by a fleet; empty = random keys
+  std::uint64_t tls_ticket_rotate_ms = 3600000;// new random key (or re-read of the file) this often
+  std::uint32_t tls_session_cache = 20480;     // TLS 1.2 session-ID cache entries (0 = off)
+  std::uint32_t tls_session_lifetime_s = 7200;
+  KtlsMode ktls = KtlsMode::automatic;
+  ProxyMode proxy_protocol = ProxyMode::off;
+  http::CidrSet trusted_proxies;               // PROXY headers and X-Forwarded-For only from these
+  std::uint64_t proxy_timeout_ms = 5000;       // the PROXY header must arrive within this
   unsigned workers = 0;                        // 0 = online CPUs
   std::uint64_t drain_timeout_ms = 5000;       // SIGTERM: how long close handshakes may take
   std::uint64_t handshake_timeout_ms = 10000;  // TCP accept -> completed upgrade

@@ -35,6 +35,28 @@ enum ConnFlag : std::uint8_t {
   kDrainPending = 1u << 7, // drain: its timer is the moment to send close 1001 (--drain-window)
 };
 
+// Transport security of a connection (Connection::tls).
+enum TlsState : std::uint8_t {
+  kTlsNone = 0,   // plain TCP
+  kTlsHandshake,  // wolfSSL is running the TLS handshake
+  kTlsSwitching,  // handshake done; waiting for the last user-space bytes before moving to kTLS
+  kTlsUser,       // records encrypted and decrypted by wolfSSL in user space
+  kTlsKernel,     // kernel TLS: the socket carries plaintext for us; wolfSSL is gone
+};
+
+enum ConnFlag2 : std::uint8_t {
+  kPeerPending = 1u << 0,   // waiting for the TCP peer's address (trusted-proxy check)
+  kProxyPending = 1u << 1,  // a PROXY header may (optional) or must (required) come first
+  kProxyTrusted = 1u << 2,  // the TCP peer is a trusted proxy
+  kNotifySent = 1u << 3,    // our close_notify is queued or sent
+  kNotifyInFlight = 1u << 4,// a kTLS close_notify sendmsg is in the kernel (nothing to consume)
+  kCtrlRecv = 1u << 5,      // the armed receive is a kTLS control-record recvmsg
+  kInstalling = 1u << 6,    // a ring op is making an ordinary descriptor (peer address, kTLS)
+  kTlsDecided = 1u << 7,    // the kTLS-or-user-space decision is made (it is made once)
+};
+
+struct ConnExt;  // worker.hpp: TLS session, ciphertext queue, PROXY-reported client address
+
 struct Connection {
   std::int32_t fd = -1;             // fixed-file index when the ring uses direct descriptors
   Phase phase = Phase::handshake;
@@ -43,6 +65,10 @@ struct Connection {
   std::uint8_t send_iov = 0;        // iovecs in the in-flight sendmsg (0 = plain send)
   std::uint16_t close_code = 0;     // the code that ended the WebSocket (metrics)
   std::uint16_t send_op = 0;        // index of the worker's SendOp in flight (when send_iov > 0)
+  std::uint8_t tls = kTlsNone;      // TlsState
+  std::uint8_t flags2 = 0;          // ConnFlag2
+  std::uint8_t listener = 0;        // index into the worker's listeners (plain, TLS, redirect)
+  ConnExt* ext = nullptr;           // only while TLS runs in user space or a PROXY header named a client
   OutQueue out;
   Chunk* in = nullptr;              // partial request head, or a message spanning receive buffers
   ws::Parser parser{ws::Role::server};

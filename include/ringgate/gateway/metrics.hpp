@@ -8,12 +8,31 @@
 
 #include "ringgate/core/metrics.hpp"
 #include "ringgate/http/request.hpp"
+#include "ringgate/tls/ktls.hpp"
+#include "ringgate/tls/session.hpp"
 
 namespace ringgate::gateway {
 
 // Close codes with their own label value; anything else is counted as "other".
 inline constexpr std::array<std::uint16_t, 14> kCloseCodes = {1000, 1001, 1002, 1003, 1005, 1006, 1007,
                                                               1008, 1009, 1010, 1011, 1012, 1013, 1014};
+
+// Outcomes of the PROXY-protocol stage; labels of ringgate_proxy_headers_total{result}.
+enum class ProxyResult : std::uint8_t {
+  accepted,    // a header from a trusted proxy, with an address
+  local,       // a LOCAL / UNKNOWN header (health check): the TCP peer stays the client
+  absent,      // --proxy-protocol optional and the connection started without one
+  missing,     // --proxy-protocol required and a trusted peer sent none: closed
+  untrusted,   // a header (or, when required, any connection) from outside --trusted-proxies: closed
+  invalid,     // malformed header: closed
+  too_large,   // header over the size bound: closed
+  timeout,     // no complete header before the deadline: closed
+  count_
+};
+std::string_view proxy_result_name(ProxyResult r) noexcept;
+
+// Non-data records met under kTLS; labels of ringgate_tls_ktls_records_total{type}.
+enum class KtlsRecord : std::uint8_t { close_notify, alert, key_update, renegotiation, other, count_ };
 
 struct WorkerMetrics {
   Gauge connections_active;
@@ -44,6 +63,13 @@ struct WorkerMetrics {
     pong_rtt_sum_ms.add(ms);
   }
   Counter refusal_logs_suppressed;
+  Counter redirects;  // --redirect-http answers
+  std::array<Counter, std::size_t(ProxyResult::count_)> proxy_headers;
+  Counter tls_full, tls_resumed;
+  std::array<Counter, tls::kFailureCount> tls_failures;         // [0] unused (none)
+  std::array<Counter, tls::kKtlsFallbackCount> ktls;             // [0] = installed
+  std::array<Counter, std::size_t(KtlsRecord::count_)> ktls_records;
+  Gauge tls_user_sessions;  // connections whose records wolfSSL handles in user space
 
   void count_close(std::uint16_t code) noexcept {
     for (std::size_t i = 0; i < kCloseCodes.size(); ++i) {

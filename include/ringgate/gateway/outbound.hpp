@@ -60,6 +60,9 @@ class OutQueue {
   std::uint8_t* reserve(ChunkPool& pool, std::size_t n) noexcept;
   void commit(std::size_t n) noexcept;
   bool write(ChunkPool& pool, const void* data, std::size_t n) noexcept;
+  // Appends a byte stream that has no frame boundaries (TLS ciphertext): fills the tail chunk and
+  // continues in new standard chunks, so records larger than a chunk cost no large allocation.
+  bool write_stream(ChunkPool& pool, const void* data, std::size_t n) noexcept;
   // Appends a filled chunk (e.g. an assembled message); the queue takes ownership.
   void append(Chunk* c) noexcept;
 

@@ -15,6 +15,8 @@
 #include "ringgate/gateway/config.hpp"
 #include "ringgate/gateway/worker.hpp"
 #include "ringgate/net/ring.hpp"
+#include "ringgate/tls/context.hpp"
+#include "ringgate/tls/keys.hpp"
 
 namespace ringgate::gateway {
 
@@ -25,10 +27,21 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
+  struct Bound {
+    net::SockAddr address;  // port resolved
+    ListenerKind kind;
+  };
+
   // Opens listeners and starts the workers; returns once every worker is running (or one failed).
   Result<void> start(const Config& cfg, std::string& why);
-  // The addresses actually bound (ports resolved), in --listen order.
-  const std::vector<net::SockAddr>& addresses() const noexcept { return bound_; }
+  // The listeners actually bound: --listen, then --listen-tls, then --redirect-http, each in order.
+  const std::vector<Bound>& listeners() const noexcept { return bound_; }
+  // SIGHUP: reloads certificates (new contexts for new connections) and the ticket-key file.
+  // On an error the old state stays and `why` says what failed.
+  bool reload_tls(std::string& why);
+  // Main thread, every few hundred ms: rotates the ticket keys when due.
+  void tick();
+  bool ktls_available() const noexcept { return ktls_available_; }
   std::string features() const;
   // Graceful drain: every worker stops accepting and closes its WebSockets with 1001.
   void request_stop() noexcept;
@@ -41,8 +54,16 @@ class Server {
   void render_metrics(PromWriter& out) const;
 
  private:
+  bool build_contexts(std::vector<std::shared_ptr<tls::ServerContext>>& out, std::string& why);
+
   Config cfg_;
-  std::vector<net::SockAddr> bound_;
+  std::vector<Bound> bound_;
+  // Process-wide TLS state shared by every worker.
+  tls::TicketKeyRing tickets_;
+  std::unique_ptr<tls::SessionCache> session_cache_;
+  std::vector<std::unique_ptr<tls::ContextSlot>> tls_slots_;  // one per --listen-tls
+  std::uint64_t next_rotation_ms_ = 0;
+  bool ktls_available_ = false;
   std::vector<int> orphan_fds_;  // listeners opened before a later one failed (workers own the rest)
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "ringgate/core/log.hpp"
@@ -25,12 +26,36 @@
 #include "ringgate/net/buffer_ring.hpp"
 #include "ringgate/net/ring.hpp"
 #include "ringgate/timer/wheel.hpp"
+#include "ringgate/tls/context.hpp"
+#include "ringgate/tls/ktls.hpp"
+#include "ringgate/tls/session.hpp"
 
 namespace ringgate::gateway {
 
+enum class ListenerKind : std::uint8_t { plain, tls, redirect };
+
+// One listening socket of a worker, as the server opened it.
+struct ListenerSpec {
+  int fd = -1;
+  ListenerKind kind = ListenerKind::plain;
+  tls::ContextSlot* tls = nullptr;  // kind == tls: the listener's current certificates
+  std::uint16_t redirect_port = 443;// kind == redirect: the https port named in Location
+};
+
+// What a connection needs beyond the common Connection fields, allocated only when TLS runs in
+// user space or a PROXY header named a client. Freed when the connection moves to kTLS (unless it
+// carries a PROXY address) and when the slot is released.
+struct ConnExt {
+  std::unique_ptr<tls::Session> session;
+  OutQueue cipher;                 // ciphertext from wolfSSL: what goes on the wire
+  ChunkPool* pool = nullptr;
+  tls::KtlsParams ktls{};          // keys waiting for the switch (kTlsSwitching)
+  sockaddr_storage client{};       // from a PROXY header (ss_family 0 = none)
+};
+
 class Worker {
  public:
-  Worker(unsigned id, const Config& cfg, std::vector<int> listen_fds) noexcept;
+  Worker(unsigned id, const Config& cfg, std::vector<ListenerSpec> listeners, bool ktls_available) noexcept;
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -49,11 +74,24 @@ class Worker {
   struct SendOp {
     msghdr msg;
     iovec iov[32];
+    alignas(8) std::uint8_t cmsg[24];  // a kTLS record type (close_notify under kTLS)
     std::uint16_t next_free;
   };
   struct PendingLog {
     std::uint64_t ud;
     std::string head, rest;  // the log line before and after "peer=..."
+    std::string forwarded;   // X-Forwarded-For, logged only when the peer is a trusted proxy
+  };
+  struct CtrlRecv {           // a recvmsg for one kTLS control record (alert, handshake message)
+    msghdr msg;
+    iovec iov;
+    alignas(8) std::uint8_t cmsg[64];
+    std::uint8_t data[512];
+  };
+  struct Listener {
+    ListenerSpec spec;
+    std::shared_ptr<tls::ServerContext> ctx;  // this worker's reference to the current context
+    std::uint64_t generation = 0;
   };
   friend struct EchoSink;
 
@@ -97,11 +135,42 @@ class Worker {
   void on_peer_gone(std::uint32_t index, Connection& conn) noexcept;
   void on_fd_installed(std::uint64_t ud, std::int32_t res) noexcept;
   void release_in(Connection& conn) noexcept;
+  void refuse_redirect(std::uint32_t index, Connection& conn, const http::Request& req) noexcept;
+
+  // tls_conn.cpp: the layers under HTTP: PROXY header, TLS (wolfSSL or kernel), close_notify
+  void on_wire_bytes(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
+  void on_peer_known(std::uint32_t index, Connection& conn, const sockaddr* peer) noexcept;
+  void on_peer_fd(std::uint32_t index, Connection& conn, std::int32_t res) noexcept;
+  void proxy_input(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
+  void secure_input(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
+  bool start_tls(std::uint32_t index, Connection& conn) noexcept;
+  void tls_input(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
+  bool tls_encrypt(std::uint32_t index, Connection& conn) noexcept;
+  void begin_ktls_switch(std::uint32_t index, Connection& conn) noexcept;
+  void try_finish_switch(std::uint32_t index, Connection& conn) noexcept;
+  void on_ktls_fd(std::uint32_t index, Connection& conn, std::int32_t res) noexcept;
+  void finish_switch(std::uint32_t index, Connection& conn, tls::KtlsFallback result) noexcept;
+  bool send_close_notify(std::uint32_t index, Connection& conn) noexcept;
+  void arm_ctrl_recv(std::uint32_t index, Connection& conn) noexcept;
+  void on_ctrl_recv(std::uint32_t index, Connection& conn, const net::Completion& c) noexcept;
+  ConnExt* ext_of(Connection& conn) noexcept;
+  void free_ext(Connection& conn) noexcept;
+  OutQueue& wire_queue(Connection& conn) noexcept {
+    return conn.tls == kTlsHandshake || conn.tls == kTlsSwitching || conn.tls == kTlsUser ? conn.ext->cipher : conn.out;
+  }
+  std::uint64_t queued_bytes(const Connection& conn) const noexcept {
+    return conn.out.bytes() + (conn.ext != nullptr ? conn.ext->cipher.bytes() : 0);
+  }
+
+  static constexpr std::size_t kPlainBytes = 16384;  // one TLS record's plaintext at most
 
   unsigned id_;
   Config cfg_;
   std::vector<std::string_view> subprotocols_;  // views of cfg_.subprotocols
-  std::vector<int> listen_fds_;
+  std::vector<Listener> listeners_;
+  bool ktls_available_;
+  std::unique_ptr<std::uint8_t[]> plain_;  // decrypted bytes of one wolfSSL read (+64 B padding)
+  std::unordered_map<std::uint32_t, std::unique_ptr<CtrlRecv>> ctrl_recvs_;
   std::vector<std::uint8_t> accept_armed_;
   std::string error_;
   std::atomic<bool> stop_requested_{false};

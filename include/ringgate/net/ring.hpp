@@ -66,6 +66,9 @@ class Ring {
   Result<void> recv_multishot(int fd, std::uint16_t buf_group, std::uint64_t ud) noexcept;
   Result<void> send(int fd, const void* buf, std::size_t len, std::uint64_t ud) noexcept;
   Result<void> sendmsg(int fd, const msghdr* msg, std::uint64_t ud) noexcept;
+  // One-shot recvmsg into the caller's buffers (kTLS control records: the record type arrives as
+  // a control message). `msg` and what it points to must stay valid until the completion.
+  Result<void> recvmsg(int fd, msghdr* msg, std::uint64_t ud) noexcept;
   Result<void> shutdown_write(int fd, std::uint64_t ud) noexcept;
   Result<void> cancel(std::uint64_t target_ud, std::uint64_t ud) noexcept;  // by user_data
   Result<void> close(int fd, std::uint64_t ud) noexcept;                     // close_direct when direct()
