@@ -3,6 +3,8 @@
 # 127.0.0.1:0 and runs a small echo (50 connections x 2 s) and a small hold (2,000 connections)
 # with ringgate-load ($1), then checks the JSON: every connection established, zero errors, sane
 # throughput, latency percentiles ordered, server figures present. Also checks the loopback rule.
+# With openssl available, the gateway also serves wss:// (a throw-away self-signed cert) and a small
+# wss echo plus a TLS 1.2 and a TLS 1.3 `handshake --resume tickets` run must succeed and resume.
 set -euo pipefail
 LOAD=${1:?usage: integration_test.sh PATH/TO/ringgate-load}
 BIN=${RINGGATE_BIN:?RINGGATE_BIN must point at the ringgate binary}
@@ -12,15 +14,24 @@ cleanup() { [[ -n "$PID" ]] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/nul
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-"$BIN" --listen 127.0.0.1:0 --workers 2 2> "$TMP/server.log" &
+TLS_ARGS=()
+if command -v openssl > /dev/null; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost \
+    -keyout "$TMP/key.pem" -out "$TMP/cert.pem" 2> /dev/null || fail "openssl could not make a certificate"
+  TLS_ARGS=(--listen-tls 127.0.0.1:0 --tls-cert "$TMP/cert.pem" --tls-key "$TMP/key.pem")
+fi
+"$BIN" --listen 127.0.0.1:0 "${TLS_ARGS[@]}" --workers 2 2> "$TMP/server.log" &
 PID=$!
 PORT=""
+TLS_PORT=""
 for _ in $(seq 1 100); do
   PORT=$(grep -oP 'listening on ws://[0-9.]+:\K[0-9]+' "$TMP/server.log" | head -1 || true)
-  [[ -n "$PORT" ]] && break
+  TLS_PORT=$(grep -oP 'listening on wss://[0-9.]+:\K[0-9]+' "$TMP/server.log" | head -1 || true)
+  [[ -n "$PORT" && ( ${#TLS_ARGS[@]} == 0 || -n "$TLS_PORT" ) ]] && break
   sleep 0.05
 done
 [[ -n "$PORT" ]] || { cat "$TMP/server.log" >&2; fail "gateway did not start"; }
+[[ ${#TLS_ARGS[@]} == 0 || -n "$TLS_PORT" ]] || { cat "$TMP/server.log" >&2; fail "gateway did not start wss"; }
 URL="ws://127.0.0.1:$PORT/echo"
 
 # Non-loopback targets are refused with exit 2 and a clear message.
@@ -55,4 +66,33 @@ check(0 < h["time_to_establish_s"] < 30, f"hold time {h['time_to_establish_s']}"
 check(0 <= h["server_rss_bytes_per_connection"] < 1e6, f"hold rss/conn {h['server_rss_bytes_per_connection']}")
 print("ok: echo %.0f msg/s p99 %.0f us; hold 2000 in %.2f s, %.0f B/conn server RSS" % (
     e["messages_per_second"], l["p99"], h["time_to_establish_s"], h["server_rss_bytes_per_connection"]))
+PY
+
+[[ -n "$TLS_PORT" ]] || { echo "skip: no openssl, wss not checked"; exit 0; }
+WSS="wss://localhost:$TLS_PORT/echo"
+timeout 60 "$LOAD" echo --url "$WSS" --connections 20 --size 3000 --inflight 2 --warmup 0.3 --duration 1 \
+  --json "$TMP/wss.json" --quiet > "$TMP/wss.txt" || { cat "$TMP/wss.txt"; fail "wss echo run failed"; }
+for v in 1.2 1.3; do
+  timeout 60 "$LOAD" handshake --url "$WSS" --connections 2 --resume tickets --tls-version $v --warmup 0.3 \
+    --duration 1 --server-pid "$PID" --json "$TMP/hs$v.json" --quiet > "$TMP/hs$v.txt" ||
+    { cat "$TMP/hs$v.txt"; fail "handshake --tls-version $v run failed"; }
+done
+python3 - "$TMP/wss.json" "$TMP/hs1.2.json" "$TMP/hs1.3.json" <<'PY'
+import json, sys
+w = json.load(open(sys.argv[1]))
+def check(cond, what):
+    if not cond:
+        print("FAIL:", what); sys.exit(1)
+check(w["connections_established"] == 20 and w["errors"] == 0, f"wss echo {w['errors_by_cause']}")
+check(w["closed_cleanly"] == 20 and w["messages_per_second"] > 100, f"wss echo {w['messages_per_second']}")
+out = []
+for f in sys.argv[2:]:
+    h = json.load(open(f))
+    check(h["mode"] == "handshake" and h["failures"] == 0, f"{f}: failures {h['failures_by_cause']}")
+    check(h["handshakes"] == h["full"] + h["resumed"] and h["resumed"] > 0, f"{f}: resumed {h['resumed']}")
+    l = h["latency_us"]
+    check(0 < l["p50"] <= l["p90"] <= l["p99"] <= l["p999"] <= l["max"], f"{f}: latency {l}")
+    check(h.get("server_cpu_ns_per_handshake", 0) > 0, f"{f}: server cpu per handshake")
+    out.append("%s %.0f/s" % (h["parameters"]["tls_version"], h["handshakes_per_s"]))
+print("ok: wss echo %.0f msg/s; resumed handshakes %s" % (w["messages_per_second"], ", ".join(out)))
 PY

@@ -1,4 +1,5 @@
-// ringgate-load: io_uring WebSocket load generator (echo, hold). The main thread sets the run's
+// ringgate-load: io_uring WebSocket load generator (echo, hold over ws:// or wss://; handshake:
+// TLS handshakes per second, see handshake.hpp). The main thread sets the run's
 // phases, samples progress once per second (live line on a TTY, plain lines otherwise), samples
 // the server from /proc around the measured window, and renders the results; workers do all I/O.
 // Exit code: 0 = no errors, 1 = the run completed with errors, 2 = bad usage or set-up failure.
@@ -14,9 +15,11 @@
 #include <thread>
 #include <vector>
 
+#include "handshake.hpp"
 #include "options.hpp"
 #include "proc_sample.hpp"
 #include "report.hpp"
+#include "tls_conn.hpp"
 #include "worker.hpp"
 
 namespace ringgate::load {
@@ -39,9 +42,127 @@ unsigned usable_cpus() {
   return n > 0 ? unsigned(n) : 1u;
 }
 
+// Handshake mode: C slots over min(CPUs, C) workers; warm-up, measured window, then the slots
+// finish their cycle and stop.
+class HandshakeRun {
+ public:
+  HandshakeRun(const Options& o, std::shared_ptr<tls::ClientContext> ctx) : o_(o) { shared_.tls = std::move(ctx); }
+
+  int execute() {
+    unsigned threads = o_.threads ? o_.threads : std::min(usable_cpus(), o_.connections);
+    threads = std::min(threads, o_.connections);
+    shared_.opts = &o_;
+    shared_.workers = threads;
+    shared_.phase.store(Phase::warmup, std::memory_order_release);
+    r_.threads = threads;
+    ProcSample s0, s1;
+    if (o_.server_pid) {
+      if (!sample_procs(o_.server_pids).ok) {
+        std::fprintf(stderr, "ringgate-load: cannot read /proc/PID for every --server-pid\n");
+        return 2;
+      }
+      r_.server = true;
+    }
+    shared_.start_ns = now_ns();
+    for (unsigned i = 0; i < threads; ++i) {
+      std::uint32_t n = o_.connections / threads + (i < o_.connections % threads ? 1 : 0);
+      workers_.push_back(std::make_unique<HandshakeWorker>(shared_, i, n));
+    }
+    for (auto& w : workers_) w->start();
+    sleep_for(o_.warmup_s, "warm-up");
+    shared_.phase.store(Phase::measure, std::memory_order_release);
+    std::uint64_t t0 = now_ns();
+    double cpu0 = cpu_seconds();
+    if (r_.server) s0 = sample_procs(o_.server_pids);
+    sleep_for(o_.duration_s, "measure");
+    shared_.phase.store(Phase::closing, std::memory_order_release);
+    std::uint64_t t1 = now_ns();
+    r_.client_cpu_s = cpu_seconds() - cpu0;
+    if (r_.server) s1 = sample_procs(o_.server_pids);
+    r_.window_s = double(t1 - t0) / 1e9;
+    double end = double(now_ns()) / 1e9 + o_.close_timeout_s;
+    while (!g_interrupted && live() > 0 && double(now_ns()) / 1e9 < end) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    shared_.phase.store(Phase::done, std::memory_order_release);
+    for (auto& w : workers_) w->join();
+    for (auto& w : workers_) {
+      if (!w->fatal().empty()) std::fprintf(stderr, "ringgate-load: %s\n", w->fatal().c_str());
+      r_.stats.merge(w->stats());
+    }
+    if (!o_.quiet && isatty(STDERR_FILENO)) std::fputc('\n', stderr);
+    return collect(s0, s1);
+  }
+
+ private:
+  std::uint64_t live() const {
+    std::uint64_t n = 0;
+    for (auto& w : workers_) n += w->progress().live.load(std::memory_order_relaxed);
+    return n;
+  }
+  void sleep_for(double seconds, const char* label) {
+    double start = double(now_ns()) / 1e9, next = start + 1;
+    std::uint64_t last = 0;
+    for (;;) {
+      double now = double(now_ns()) / 1e9;
+      if (g_interrupted || now >= start + seconds) break;
+      std::this_thread::sleep_for(std::chrono::duration<double>(std::min(0.05, start + seconds - now)));
+      if (double(now_ns()) / 1e9 < next || o_.quiet) continue;
+      next += 1;
+      std::uint64_t hs = 0, failed = 0;
+      for (auto& w : workers_) {
+        hs += w->progress().handshakes.load(std::memory_order_relaxed);
+        failed += w->progress().failed.load(std::memory_order_relaxed);
+      }
+      bool tty = isatty(STDERR_FILENO);
+      std::fprintf(stderr, "%s[%6.1fs] %-8s handshakes %llu (%llu/s) failed %llu%s", tty ? "\r\033[K" : "",
+                   double(now_ns() - shared_.start_ns) / 1e9, label, (unsigned long long)hs,
+                   (unsigned long long)(hs - last), (unsigned long long)failed, tty ? "" : "\n");
+      std::fflush(stderr);
+      last = hs;
+    }
+  }
+
+  int collect(const ProcSample& s0, const ProcSample& s1) {
+    const HandshakeStats& s = r_.stats;
+    for (int i = 0; i < kCauses; ++i) {
+      if (Cause(i) == Cause::tls_handshake || s.causes[i] == 0) continue;
+      r_.causes.emplace_back(cause_name(Cause(i)), s.causes[i]);
+    }
+    for (int i = 0; i < tls::kFailureCount; ++i) {
+      if (s.tls_failures[i]) {
+        r_.causes.emplace_back("tls_" + std::string(tls::failure_name(tls::Failure(i))), s.tls_failures[i]);
+      }
+    }
+    r_.handshakes_per_s = r_.window_s > 0 ? double(s.handshakes) / r_.window_s : 0;
+    if (r_.server && s0.ok && s1.ok) {
+      double ns = double(s1.sched_ns - s0.sched_ns);
+      r_.server_cpu_cores = r_.window_s > 0 ? ns / 1e9 / r_.window_s : 0;
+      if (s.handshakes > 0) r_.server_cpu_ns_per_handshake = ns / double(s.handshakes);
+    }
+    print_handshake_summary(o_, r_);
+    int rc = s.failures == 0 && s.handshakes > 0 ? 0 : 1;
+    if (o_.resume != "none" && s.resumed == 0 && s.handshakes > 0) {
+      std::fprintf(stderr, "ringgate-load: --resume %s but no handshake resumed\n", o_.resume.c_str());
+      rc = 1;
+    }
+    std::string why;
+    if (!o_.json.empty() && !write_handshake_json(o_, r_, why)) {
+      std::fprintf(stderr, "ringgate-load: %s\n", why.c_str());
+      rc = 2;
+    }
+    return rc;
+  }
+
+  const Options& o_;
+  WorkerShared shared_;
+  std::vector<std::unique_ptr<HandshakeWorker>> workers_;
+  HandshakeResults r_;
+};
+
 class Run {
  public:
-  explicit Run(const Options& o) : o_(o) {}
+  Run(const Options& o, std::shared_ptr<tls::ClientContext> ctx) : o_(o) { shared_.tls = std::move(ctx); }
 
   int execute() {
     rlimit rl{};
@@ -271,5 +392,15 @@ int main(int argc, char** argv) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
-  return Run(o).execute();
+  std::shared_ptr<ringgate::tls::ClientContext> ctx;
+  if (o.tls) {
+    std::string why;
+    ctx = make_client_context(o, why);
+    if (!ctx) {
+      std::fprintf(stderr, "ringgate-load: TLS: %s\n", why.c_str());
+      return 2;
+    }
+  }
+  if (o.mode == "handshake") return HandshakeRun(o, std::move(ctx)).execute();
+  return Run(o, std::move(ctx)).execute();
 }

@@ -8,25 +8,60 @@
 namespace ringgate::load {
 
 const char* usage_text() noexcept {
-  return "usage: ringgate-load echo --url ws://HOST:PORT/PATH --connections N --size BYTES --inflight K\n"
+  return "usage: ringgate-load echo --url ws[s]://HOST[:PORT]/PATH --connections N --size BYTES --inflight K\n"
          "                          --duration S [--warmup S] [--binary] [--json FILE] [--plot FILE.png]\n"
          "                          [--server-pid PID[,PID...]]\n"
-         "       ringgate-load hold --url ws://HOST:PORT/PATH --connections N --rate PER_SECOND --duration S\n"
+         "       ringgate-load hold --url ws[s]://HOST[:PORT]/PATH --connections N --rate PER_SECOND --duration S\n"
          "                          [--json FILE] [--plot FILE.png] [--server-pid PID]\n"
+         "       ringgate-load handshake --url wss://HOST[:PORT]/PATH --duration S [--connections C]\n"
+         "                          [--resume none|tickets|ids] [--warmup S] [--json FILE] [--server-pid PID]\n"
+         "         (C concurrent slots loop: connect, TLS handshake, close_notify, close; no WebSocket;\n"
+         "          ids = TLS 1.2 session IDs with tickets off, implies --tls-version 1.2)\n"
          "common: [--threads N] [--max-pending N] [--connect-timeout S] [--close-timeout S]\n"
          "        [--sockbuf BYTES] [--src-spread N (1..253)] [--quiet]\n"
-         "Targets must be loopback (127.0.0.0/8 or ::1).\n";
+         "wss://: [--tls-version 1.2|1.3 (default: negotiate)] [--ciphers LIST] [--no-tickets]\n"
+         "        [--sni NAME (default: the URL host when it is a name, none for an IP)]\n"
+         "Targets must be loopback (127.0.0.0/8, ::1 or localhost). Default ports: ws 80, wss 443.\n";
 }
+
+namespace {
+// "127.0.0.1:80" -> has a port; "127.0.0.1", "[::1]", "localhost" -> none.
+bool has_port(std::string_view hp) noexcept {
+  if (hp.empty() || hp.back() == ']') return false;
+  return hp.find(':') != std::string_view::npos;
+}
+std::string_view host_of(std::string_view hp) noexcept {
+  if (has_port(hp)) hp = hp.substr(0, hp.rfind(':'));
+  if (hp.size() >= 2 && hp.front() == '[' && hp.back() == ']') hp = hp.substr(1, hp.size() - 2);
+  return hp;
+}
+bool is_ip_literal(std::string_view host) noexcept {
+  if (host.find(':') != std::string_view::npos) return true;  // IPv6
+  for (char ch : host) {
+    if ((ch < '0' || ch > '9') && ch != '.') return false;
+  }
+  return !host.empty();
+}
+}  // namespace
 
 std::string parse_url(const std::string& url, Options& o) {
   std::string_view u(url);
-  if (u.substr(0, 5) != "ws://") return "--url must start with ws:// (wss is not supported)";
-  u.remove_prefix(5);
+  bool tls = false;
+  if (u.substr(0, 5) == "ws://") {
+    u.remove_prefix(5);
+  } else if (u.substr(0, 6) == "wss://") {
+    tls = true;
+    u.remove_prefix(6);
+  } else {
+    return "--url must start with ws:// or wss://";
+  }
   std::size_t slash = u.find('/');
   std::string_view hp = u.substr(0, slash);
   o.path = slash == std::string_view::npos ? "/" : std::string(u.substr(slash));
-  auto addr = net::parse_address(hp);
-  if (!addr) return "--url: cannot parse host:port '" + std::string(hp) + "' (numeric loopback address and port)";
+  std::string full(hp);
+  if (!has_port(hp)) full += tls ? ":443" : ":80";
+  auto addr = net::parse_address(full);
+  if (!addr) return "--url: cannot parse host:port '" + std::string(hp) + "' (loopback address or localhost)";
   if (!addr->is_loopback()) {
     return "--url: " + std::string(hp) + " is not a loopback address; ringgate-load only targets 127.0.0.0/8 or ::1";
   }
@@ -34,15 +69,43 @@ std::string parse_url(const std::string& url, Options& o) {
   o.target = addr.value();
   o.host_header = std::string(hp);
   o.url = url;
+  o.tls = tls;
+  std::string_view host = host_of(hp);
+  o.sni = tls && !is_ip_literal(host) ? std::string(host) : std::string();
+  return "";
+}
+
+// Cross-flag rules for TLS and the handshake mode; `sni` is the --sni value ("" = not given).
+std::string check_tls_options(Options& o, bool tls_flags, const std::string& sni) {
+  if (!o.tls) {
+    if (o.mode == "handshake") return "handshake needs a wss:// URL";
+    if (tls_flags) return "--tls-version, --ciphers, --no-tickets, --sni and --resume need a wss:// URL";
+    return "";
+  }
+  if (!sni.empty()) o.sni = sni;
+  if (o.resume != "none" && o.mode != "handshake") return "--resume applies to the handshake mode only";
+  if (o.resume == "ids") {
+    if (o.tls_version == tls::kTls13) {
+      return "--resume ids needs TLS 1.2: TLS 1.3 has no session IDs (use --resume tickets)";
+    }
+    o.tls_version = tls::kTls12;
+    if (!o.tickets) return "";
+    o.tickets = false;  // a ticket would be preferred over the ID
+  } else if (o.resume == "tickets" && !o.tickets) {
+    return "--resume tickets contradicts --no-tickets";
+  }
   return "";
 }
 
 std::string parse_options(int argc, char** argv, Options& o) {
   for (int i = 0; i < argc; ++i) o.command_line += (i ? " " : "") + std::string(argv[i]);
-  if (argc < 2) return "missing subcommand (echo or hold)";
+  if (argc < 2) return "missing subcommand (echo, hold or handshake)";
   o.mode = argv[1];
-  if (o.mode != "echo" && o.mode != "hold") return "unknown subcommand '" + o.mode + "' (echo or hold)";
-  std::string url;
+  if (o.mode != "echo" && o.mode != "hold" && o.mode != "handshake") {
+    return "unknown subcommand '" + o.mode + "' (echo, hold or handshake)";
+  }
+  std::string url, sni;
+  bool tls_flags = false, connections_set = false;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&](std::string& v) {
@@ -75,6 +138,7 @@ std::string parse_options(int argc, char** argv, Options& o) {
     } else if (a == "--connections") {
       if (!(err = num(d, 1)).empty() || d > 50'000'000) return err.empty() ? "--connections too large" : err;
       o.connections = std::uint32_t(d);
+      connections_set = true;
     } else if (a == "--size") {
       if (!(err = num(d, 0)).empty() || d > (16u << 20)) return err.empty() ? "--size above 16 MiB" : err;
       o.size = std::size_t(d);
@@ -114,6 +178,27 @@ std::string parse_options(int argc, char** argv, Options& o) {
         at = comma + 1;
       }
       o.server_pid = o.server_pids.front();
+    } else if (a == "--tls-version") {
+      std::string v;
+      if (!value(v)) return "missing value for --tls-version";
+      if (v != "1.2" && v != "1.3") return "bad value for --tls-version: '" + v + "' (1.2 or 1.3)";
+      o.tls_version = v == "1.2" ? tls::kTls12 : tls::kTls13;
+      tls_flags = true;
+    } else if (a == "--ciphers") {
+      if (!value(o.ciphers) || o.ciphers.empty()) return "missing value for --ciphers";
+      tls_flags = true;
+    } else if (a == "--no-tickets") {
+      o.tickets = false;
+      tls_flags = true;
+    } else if (a == "--sni") {
+      if (!value(sni) || sni.empty()) return "missing value for --sni";
+      tls_flags = true;
+    } else if (a == "--resume") {
+      if (!value(o.resume)) return "missing value for --resume";
+      if (o.resume != "none" && o.resume != "tickets" && o.resume != "ids") {
+        return "bad value for --resume: '" + o.resume + "' (none, tickets or ids)";
+      }
+      tls_flags = true;
     } else if (a == "-h" || a == "--help") {
       return "help";
     } else {
@@ -121,7 +206,10 @@ std::string parse_options(int argc, char** argv, Options& o) {
     }
   }
   if (url.empty()) return "--url is required";
-  return parse_url(url, o);
+  if (o.mode == "handshake" && !connections_set) o.connections = 1;
+  std::string err = parse_url(url, o);
+  if (!err.empty()) return err;
+  return check_tls_options(o, tls_flags, sni);
 }
 
 }  // namespace ringgate::load

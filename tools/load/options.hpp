@@ -1,8 +1,16 @@
-// Command line of ringgate-load (the interface scripts depend on; see issue 3):
-//   ringgate-load echo --url ws://HOST:PORT/PATH --connections N --size BYTES --inflight K --duration S
+// Command line of ringgate-load (the interface scripts depend on; see issues 3 and 5):
+//   ringgate-load echo --url ws[s]://HOST[:PORT]/PATH --connections N --size BYTES --inflight K --duration S
 //                      [--warmup S] [--binary] [--json FILE] [--plot FILE.png] [--server-pid PID]
 //   ringgate-load hold --url ... --connections N --rate PER_SECOND --duration S [--json FILE] ...
-// Targets are loopback only (127.0.0.0/8, ::1): anything else is refused with a message.
+//   ringgate-load handshake --url wss://HOST[:PORT]/PATH --duration S [--connections C]
+//                      [--resume none|tickets|ids] [--warmup S] [--json FILE] [--server-pid PID]
+// TLS (wss:// only): [--tls-version 1.2|1.3] (default: negotiate, i.e. 1.3) [--ciphers LIST]
+//                    [--no-tickets] [--sni NAME] (default: the URL host when it is a name).
+// handshake: C slots each loop connect -> TLS handshake (resuming the slot's last session when
+// --resume is tickets, or ids = TLS 1.2 session IDs with tickets off; ids implies --tls-version 1.2
+// and is refused with 1.3) -> close_notify -> close. No WebSocket upgrade.
+// Targets are loopback only (127.0.0.0/8, ::1, localhost): anything else is refused with a message.
+// Default ports: ws 80, wss 443.
 #pragma once
 
 #include <cstdint>
@@ -10,12 +18,19 @@
 #include <vector>
 
 #include "ringgate/net/listener.hpp"
+#include "ringgate/tls/context.hpp"
 
 namespace ringgate::load {
 
 struct Options {
-  std::string mode;  // "echo" | "hold"
+  std::string mode;  // "echo" | "hold" | "handshake"
   std::string url, host_header, path;
+  // TLS (wss://). tls_version 0 = negotiate (1.2..1.3); resume: "none" | "tickets" | "ids".
+  bool tls = false;
+  std::string sni;  // empty = no SNI (numeric host)
+  std::uint16_t tls_version = 0;
+  std::string ciphers, resume = "none";
+  bool tickets = true;
   net::SockAddr target;
   std::uint32_t connections = 100;
   std::size_t size = 16;
@@ -37,8 +52,11 @@ struct Options {
 
 // Returns "" on success, else the message to print (exit code 2).
 std::string parse_options(int argc, char** argv, Options& o);
-// "ws://127.0.0.1:8080/echo" -> target, Host header, path. Refuses non-loopback hosts.
+// "ws://127.0.0.1:8080/echo" or "wss://localhost/echo" -> tls, target, Host header, path, SNI.
+// Refuses non-loopback hosts.
 std::string parse_url(const std::string& url, Options& o);
+// Cross-flag TLS rules (called by parse_options after parse_url); "" when consistent.
+std::string check_tls_options(Options& o, bool tls_flags, const std::string& sni);
 const char* usage_text() noexcept;
 
 }  // namespace ringgate::load

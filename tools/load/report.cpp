@@ -118,6 +118,72 @@ bool write_json(const Options& o, const Results& r, std::string& why) {
   return ok;
 }
 
+void print_handshake_summary(const Options& o, const HandshakeResults& r) {
+  const HandshakeStats& s = r.stats;
+  const Histogram& h = s.latency_ns;
+  std::printf("\nringgate-load handshake %s: %u concurrent slot(s) on %u thread(s), resume %s, TLS %s\n",
+              o.url.c_str(), o.connections, r.threads, o.resume.c_str(),
+              o.tls_version == tls::kTls12 ? "1.2" : o.tls_version == tls::kTls13 ? "1.3" : "negotiated");
+  std::printf("  handshakes   %llu in %.2f s = %.0f/s (full %llu, resumed %llu)\n", (unsigned long long)s.handshakes,
+              r.window_s, r.handshakes_per_s, (unsigned long long)s.full, (unsigned long long)s.resumed);
+  std::printf("  latency us   p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n", us(h.quantile(0.5)),
+              us(h.quantile(0.9)), us(h.quantile(0.99)), us(h.quantile(0.999)), us(h.max()));
+  std::printf("  failures     %llu", (unsigned long long)s.failures);
+  for (auto& [name, n] : r.causes) std::printf("  %s=%llu", name.c_str(), (unsigned long long)n);
+  if (s.ticket_waits_expired) std::printf("  (no ticket within the wait: %llu)", (unsigned long long)s.ticket_waits_expired);
+  std::printf("\n  client CPU   %.2f s (%.1f us per handshake)\n", r.client_cpu_s,
+              s.handshakes ? r.client_cpu_s * 1e6 / double(s.handshakes) : 0.0);
+  if (r.server) {
+    std::printf("  server       %.2f cores", r.server_cpu_cores);
+    if (r.server_cpu_ns_per_handshake >= 0) std::printf(", %.0f us CPU per handshake", r.server_cpu_ns_per_handshake / 1e3);
+    std::printf("\n");
+  }
+  std::fflush(stdout);
+}
+
+bool write_handshake_json(const Options& o, const HandshakeResults& r, std::string& why) {
+  std::FILE* f = std::fopen(o.json.c_str(), "we");
+  if (f == nullptr) {
+    why = "cannot write " + o.json;
+    return false;
+  }
+  const HandshakeStats& s = r.stats;
+  std::fprintf(f, "{\n  \"tool\": \"ringgate-load\",\n  \"mode\": \"handshake\",\n");
+  std::fprintf(f,
+               "  \"parameters\": {\"url\": \"%s\", \"connections\": %u, \"resume\": \"%s\", "
+               "\"tls_version\": \"%s\", \"ciphers\": \"%s\", \"tickets\": %s, \"duration_s\": %g, "
+               "\"warmup_s\": %g, \"threads\": %u, \"command\": \"%s\"},\n",
+               json_escape(o.url).c_str(), o.connections, o.resume.c_str(),
+               o.tls_version == tls::kTls12 ? "1.2" : o.tls_version == tls::kTls13 ? "1.3" : "any",
+               json_escape(o.ciphers).c_str(), o.tickets ? "true" : "false", o.duration_s, o.warmup_s, r.threads,
+               json_escape(o.command_line).c_str());
+  std::fprintf(f, "  \"handshakes\": %llu,\n  \"window_s\": %.3f,\n  \"handshakes_per_s\": %.1f,\n",
+               (unsigned long long)s.handshakes, r.window_s, r.handshakes_per_s);
+  std::fprintf(f, "  \"full\": %llu,\n  \"resumed\": %llu,\n  \"failures\": %llu,\n  \"failures_by_cause\": {",
+               (unsigned long long)s.full, (unsigned long long)s.resumed, (unsigned long long)s.failures);
+  for (std::size_t i = 0; i < r.causes.size(); ++i) {
+    std::fprintf(f, "%s\"%s\": %llu", i ? ", " : "", r.causes[i].first.c_str(),
+                 (unsigned long long)r.causes[i].second);
+  }
+  std::fprintf(f, "},\n  \"ticket_waits_expired\": %llu,\n  \"latency_us\": ",
+               (unsigned long long)s.ticket_waits_expired);
+  latency_object(f, s.latency_ns);
+  std::fprintf(f, ",\n  \"client_cpu_s\": %.4f,\n  \"client_cpu_us_per_handshake\": %.1f", r.client_cpu_s,
+               s.handshakes ? r.client_cpu_s * 1e6 / double(s.handshakes) : 0.0);
+  if (r.server) {
+    std::fprintf(f, ",\n  \"server_pid\": %d,\n  \"server_cpu_cores\": %.3f,\n", o.server_pid, r.server_cpu_cores);
+    if (r.server_cpu_ns_per_handshake >= 0) {
+      std::fprintf(f, "  \"server_cpu_ns_per_handshake\": %.1f", r.server_cpu_ns_per_handshake);
+    } else {
+      std::fprintf(f, "  \"server_cpu_ns_per_handshake\": null");
+    }
+  }
+  std::fprintf(f, "\n}\n");
+  bool ok = std::fclose(f) == 0;
+  if (!ok) why = "write error on " + o.json;
+  return ok;
+}
+
 bool write_plot(const Options& o, const Results& r, std::string& why) {
   std::string lat = o.plot + ".latency.dat", thr = o.plot + ".series.dat";
   std::FILE* f = std::fopen(lat.c_str(), "we");

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "handshake.hpp"
 #include "histogram.hpp"
 #include "options.hpp"
 
@@ -35,7 +36,19 @@ struct Results {
   std::vector<SeriesPoint> series;
 };
 
+// Handshake mode (ringgate-load handshake).
+struct HandshakeResults {
+  unsigned threads = 0;
+  HandshakeStats stats;  // measure window only
+  double window_s = 0, handshakes_per_s = 0, client_cpu_s = 0;
+  bool server = false;
+  double server_cpu_ns_per_handshake = -1, server_cpu_cores = 0;
+  std::vector<std::pair<std::string, std::uint64_t>> causes;  // nonzero only
+};
+
 void print_summary(const Options& o, const Results& r);
+void print_handshake_summary(const Options& o, const HandshakeResults& r);
+bool write_handshake_json(const Options& o, const HandshakeResults& r, std::string& why);
 bool write_json(const Options& o, const Results& r, std::string& why);
 bool write_plot(const Options& o, const Results& r, std::string& why);
 

@@ -16,6 +16,7 @@
 #include "ringgate/net/buffer_ring.hpp"
 #include "ringgate/net/ring.hpp"
 #include "ringgate/ws/accept.hpp"
+#include "tls_conn.hpp"
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
@@ -23,28 +24,14 @@
 
 namespace ringgate::load {
 
-std::uint64_t now_ns() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return std::uint64_t(ts.tv_sec) * 1'000'000'000u + std::uint64_t(ts.tv_nsec);
-}
-
-const char* cause_name(Cause c) noexcept {
-  static const char* names[kCauses] = {"socket_setup",     "addr_not_available", "refused",
-                                       "connect_timeout",  "connect_error",      "handshake_status",
-                                       "handshake_accept", "handshake_malformed", "closed_early",
-                                       "protocol_error",   "payload_mismatch",   "send_error",
-                                       "close_timeout"};
-  return names[int(c)];
-}
-
 namespace {
 enum Kind : std::uint64_t { kConnect = 1, kRecv = 2, kSend = 3, kClose = 4, kCancel = 5 };
 constexpr std::uint64_t ud(Kind k, std::uint32_t c) noexcept { return (std::uint64_t(k) << 56) | c; }
 constexpr std::size_t kMaxHead = 8192;
 constexpr std::uint16_t kGroup = 1;
 
-enum class St : std::uint8_t { unused, connecting, handshaking, open, closing, done };
+enum class St : std::uint8_t { unused, connecting, tls, handshaking, open, closing, done };
+constexpr bool pending(St s) noexcept { return s == St::connecting || s == St::tls || s == St::handshaking; }
 
 struct Conn {
   St st = St::unused;
@@ -57,42 +44,15 @@ struct Conn {
   std::vector<std::uint8_t> out, sending;
   std::unique_ptr<std::string> head;  // handshake: response bytes so far (freed when open)
   std::unique_ptr<std::string> wskey;
+  std::unique_ptr<TlsConn> tls;  // wss:// only; `out` is then plaintext, tls->wire() ciphertext
   ws::Parser parser{ws::Role::client};
 };
 
-bool iequals_prefix(std::string_view line, std::string_view name) noexcept {
-  if (line.size() < name.size()) return false;
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    char a = line[i], b = name[i];
-    if (a >= 'A' && a <= 'Z') a = char(a + 32);
-    if (b >= 'A' && b <= 'Z') b = char(b + 32);
-    if (a != b) return false;
-  }
-  return true;
-}
-}  // namespace
+// Bytes ready for the socket: `out` for ws://, the TLS records for wss://.
+std::vector<std::uint8_t>& wire_of(Conn& k) noexcept { return k.tls ? k.tls->wire() : k.out; }
+bool has_output(const Conn& k) noexcept { return !k.out.empty() || (k.tls && !k.tls->wire().empty()); }
 
-// Checks a complete response head; returns -1 when fine, else the Cause.
-int check_handshake(std::string_view head, std::string_view key) noexcept {
-  if (head.substr(0, 9) != "HTTP/1.1 " || head.size() < 12) return int(Cause::handshake_malformed);
-  if (head.substr(9, 3) != "101") return int(Cause::handshake_status);
-  auto expect = ws::accept_key(key);
-  std::string_view want(expect.data(), expect.size());
-  std::size_t pos = head.find("\r\n");
-  while (pos != std::string_view::npos && pos + 2 < head.size()) {
-    std::size_t end = head.find("\r\n", pos + 2);
-    if (end == std::string_view::npos) break;
-    std::string_view line = head.substr(pos + 2, end - pos - 2);
-    if (iequals_prefix(line, "sec-websocket-accept:")) {
-      std::string_view v = line.substr(21);
-      while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-      while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-      return v == want ? -1 : int(Cause::handshake_accept);
-    }
-    pos = end;
-  }
-  return int(Cause::handshake_accept);
-}
+}  // namespace
 
 class Worker::Impl final : public Outbox {
  public:
@@ -213,7 +173,7 @@ class Worker::Impl final : public Outbox {
     if (!k.failed) {
       k.failed = true;
       count(cause);
-      if (k.st == St::connecting || k.st == St::handshaking) {
+      if (pending(k.st)) {
         --pending_;
         w_.progress_.failed.fetch_add(1, std::memory_order_relaxed);
       }
@@ -223,7 +183,12 @@ class Worker::Impl final : public Outbox {
 
   void maybe_release(std::uint32_t c) noexcept {
     Conn& k = conns_[c];
-    if (k.close_sent && k.close_rcvd && !k.send_busy && k.out.empty()) {
+    if (k.close_sent && k.close_rcvd && !k.send_busy && !has_output(k)) {
+      // wss: our close_notify goes out first; its send completion comes back here.
+      if (k.tls && !k.failed && k.tls->queue_close_notify()) {
+        mark_dirty(c);
+        return;
+      }
       if (!k.failed) ++w_.closed_cleanly_;
       release(c);
     }
@@ -240,6 +205,7 @@ class Worker::Impl final : public Outbox {
     k.st = St::done;
     k.head.reset();
     k.wskey.reset();
+    if (k.tls) graveyard_.push_back(std::move(k.tls));  // may be inside its receive(): freed later
     std::vector<std::uint8_t>().swap(k.out);
     w_.progress_.live.fetch_sub(1, std::memory_order_relaxed);
   }
@@ -324,6 +290,24 @@ class Worker::Impl final : public Outbox {
       fail(c, cause, true);
       return;
     }
+    if (w_.shared_.tls) {
+      k.st = St::tls;
+      k.tls = std::make_unique<TlsConn>();
+      if (!k.tls->start(w_.shared_.tls, opts_.sni, {}, now_)) {
+        fail(c, Cause::tls_handshake, true);
+        return;
+      }
+      mark_dirty(c);
+      arm_recv(c);
+      return;
+    }
+    send_upgrade(c);
+    arm_recv(c);
+  }
+
+  // The HTTP upgrade request, once the transport (TCP, or TCP + TLS) is up.
+  void send_upgrade(std::uint32_t c) noexcept {
+    Conn& k = conns_[c];
     k.st = St::handshaking;
     std::uint8_t raw[16];
     for (auto& b : raw) {
@@ -338,7 +322,6 @@ class Worker::Impl final : public Outbox {
                       "\r\nSec-WebSocket-Version: 13\r\n\r\n";
     k.out.assign(req.begin(), req.end());
     mark_dirty(c);
-    arm_recv(c);
   }
 
   void arm_recv(std::uint32_t c) noexcept {
@@ -399,7 +382,7 @@ class Worker::Impl final : public Outbox {
   void on_recv(std::uint32_t c, const net::Completion& cq) noexcept {
     Conn& k = conns_[c];
     if (cq.has_buffer()) {
-      if (cq.res > 0 && k.st != St::done) on_bytes(c, bufs_.buffer(cq.buffer_id()), std::size_t(cq.res));
+      if (cq.res > 0 && k.st != St::done) on_wire(c, bufs_.buffer(cq.buffer_id()), std::size_t(cq.res));
       bufs_.recycle(cq.buffer_id());
     }
     if (cq.more()) return;
@@ -412,7 +395,48 @@ class Worker::Impl final : public Outbox {
       }
       return;
     }
-    // EOF or error: fine once the close handshake is done, an early close otherwise.
+    on_eof(c);
+  }
+
+  // The bytes of a recv completion: straight to HTTP/WebSocket, or through TLS first.
+  void on_wire(std::uint32_t c, std::uint8_t* p, std::size_t n) noexcept {
+    Conn& k = conns_[c];
+    if (!k.tls) {
+      on_bytes(c, p, n);
+      return;
+    }
+    TlsConn* t = k.tls.get();
+    auto alive = [&] { return k.st != St::done; };
+    TlsConn::In r = t->receive(
+        {p, n}, plain_,
+        [&] {
+          send_upgrade(c);
+          return true;
+        },
+        [&](std::uint8_t* q, std::size_t m) {
+          on_bytes(c, q, m);
+          return alive();
+        });
+    if (!alive()) return;
+    if (r == TlsConn::In::failed) {
+      fail(c, t->handshake_done() ? Cause::tls_error : Cause::tls_handshake, true);
+    } else if (r == TlsConn::In::closed) {
+      on_eof(c);
+    } else if (!t->wire().empty()) {
+      mark_dirty(c);  // handshake records, or a reply the session owes the peer
+    }
+  }
+
+  // The peer's EOF, reset or close_notify: fine once the close handshake is done, early otherwise.
+  void on_eof(std::uint32_t c) noexcept {
+    Conn& k = conns_[c];
+    if (k.st == St::done) return;
+    if (k.close_rcvd && k.close_sent && k.tls &&
+        (k.tls->notify_queued() || (!k.send_busy && !has_output(k)))) {
+      if (!k.failed) ++w_.closed_cleanly_;  // our close frame has left; close_notify is a courtesy
+      release(c);
+      return;
+    }
     if (k.close_rcvd && k.close_sent) {
       maybe_release(c);
       if (k.st != St::done) release(c);
@@ -422,7 +446,7 @@ class Worker::Impl final : public Outbox {
       fail(c, Cause::close_timeout, true);
       return;
     }
-    fail(c, k.st == St::connecting || k.st == St::handshaking ? Cause::handshake_malformed : Cause::closed_early,
+    fail(c, k.st == St::tls ? Cause::tls_handshake : pending(k.st) ? Cause::handshake_malformed : Cause::closed_early,
          true);
   }
 
@@ -441,7 +465,7 @@ class Worker::Impl final : public Outbox {
     }
     k.sending.clear();
     k.send_off = 0;
-    if (!k.out.empty()) mark_dirty(c);
+    if (has_output(k)) mark_dirty(c);
     if (k.close_sent && k.close_rcvd) maybe_release(c);
   }
 
@@ -457,9 +481,19 @@ class Worker::Impl final : public Outbox {
       std::uint32_t c = dirty_[i];
       Conn& k = conns_[c];
       k.dirty = false;
-      if (k.st == St::done || k.send_busy || k.out.empty()) continue;
-      k.sending.swap(k.out);
-      k.out.clear();
+      if (k.st == St::done || k.send_busy) continue;
+      if (k.tls && !k.out.empty()) {
+        bool ok = k.tls->encrypt(k.out);
+        k.out.clear();
+        if (!ok) {
+          fail(c, Cause::tls_error, true);
+          continue;
+        }
+      }
+      std::vector<std::uint8_t>& wire = wire_of(k);
+      if (wire.empty()) continue;
+      k.sending.swap(wire);
+      wire.clear();
       k.send_off = 0;
       start_send(c);
     }
@@ -471,7 +505,7 @@ class Worker::Impl final : public Outbox {
       std::uint32_t c = deadlines_.front().second;
       deadlines_.pop_front();
       Conn& k = conns_[c];
-      if (k.st == St::connecting || k.st == St::handshaking) fail(c, Cause::connect_timeout, true);
+      if (pending(k.st)) fail(c, Cause::connect_timeout, true);
     }
   }
 
@@ -487,7 +521,7 @@ class Worker::Impl final : public Outbox {
       Conn& k = conns_[c];
       if (k.st == St::closing) {
         count(Cause::close_timeout);
-      } else if (k.st == St::connecting || k.st == St::handshaking) {
+      } else if (pending(k.st)) {
         fail(c, Cause::connect_timeout, false);
       }
     }
@@ -532,6 +566,7 @@ class Worker::Impl final : public Outbox {
       expire();
       flush();
       bufs_.publish();
+      graveyard_.clear();
       for (std::uint32_t c : rearm_) {
         conns_[c].rearm = false;
         if (conns_[c].st != St::done && !conns_[c].recv_armed) arm_recv(c);
@@ -560,6 +595,8 @@ class Worker::Impl final : public Outbox {
   std::unique_ptr<Scenario> scenario_;
   std::vector<Conn> conns_;
   std::vector<std::uint32_t> dirty_, rearm_;
+  std::vector<std::unique_ptr<TlsConn>> graveyard_;  // sessions of released slots, freed per turn
+  std::uint8_t plain_[16384 + 256];                    // decrypted bytes of one TLS read
   std::deque<std::pair<std::uint64_t, std::uint32_t>> deadlines_;
   std::uint32_t next_open_ = 0;
   std::uint32_t pending_ = 0;

@@ -7,7 +7,10 @@
 // Slots are never reused within a run, so a slot index names one connection for the whole run.
 //
 // The worker owns the handshake (101 + Sec-WebSocket-Accept checked), masking, ping -> pong and
-// the close handshake; the Scenario decides the traffic. Counters read by the main thread while
+// the close handshake; the Scenario decides the traffic. With wss:// a TlsConn (tls_conn.hpp) sits
+// between the ring and all of that: the TLS handshake runs first (state tls), received ciphertext
+// is decrypted before the HTTP/WebSocket layer sees it, queued bytes are encrypted at flush, and a
+// clean close ends with our close_notify. Counters read by the main thread while
 // the run is going are relaxed atomics; everything else is read only after join().
 #pragma once
 
@@ -20,6 +23,7 @@
 #include <vector>
 
 #include "options.hpp"
+#include "ringgate/tls/context.hpp"
 #include "scenario.hpp"
 
 namespace ringgate::load {
@@ -38,6 +42,8 @@ enum class Cause : std::uint8_t {
   payload_mismatch,    // echo came back wrong
   send_error,
   close_timeout,       // our close frame was never answered
+  tls_handshake,       // wss: the TLS handshake failed (alert, version, cipher, not TLS)
+  tls_error,           // wss: a record failed after the handshake (bad MAC, alert)
   count_
 };
 const char* cause_name(Cause c) noexcept;
@@ -45,6 +51,7 @@ inline constexpr int kCauses = int(Cause::count_);
 
 struct WorkerShared {
   const Options* opts = nullptr;
+  std::shared_ptr<tls::ClientContext> tls;  // wss:// only
   std::atomic<Phase> phase{Phase::connecting};
   std::atomic<bool> stop{false};  // abort now (signal, fatal error)
   std::uint64_t start_ns = 0;

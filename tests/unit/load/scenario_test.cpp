@@ -167,8 +167,8 @@ TEST(Options, LoopbackOnlyTargets) {
   EXPECT_EQ(o.path, "/");
   EXPECT_NE(parse_url("ws://10.0.0.1:8080/echo", o).find("not a loopback"), std::string::npos);
   EXPECT_NE(parse_url("ws://8.8.8.8:80/", o).find("not a loopback"), std::string::npos);
-  EXPECT_NE(parse_url("wss://127.0.0.1:8080/", o), "");
-  EXPECT_NE(parse_url("ws://127.0.0.1/", o), "");
+  EXPECT_NE(parse_url("http://127.0.0.1:8080/", o), "");
+  EXPECT_NE(parse_url("wss://10.0.0.1:8080/", o).find("not a loopback"), std::string::npos);
   EXPECT_NE(parse_url("ws://127.0.0.1:0/", o), "");
 }
 
