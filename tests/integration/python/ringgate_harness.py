@@ -4,6 +4,8 @@ HTTP/WebSocket over plain sockets for the cases a well-behaved client library wi
 
 Every wait is bounded by a timeout, and a test only ever signals the PID it started itself
 (Server.kill is registered as a unittest cleanup, so it also runs when the test fails).
+TLS helpers (self-signed certificates made with the openssl CLI, client contexts, wss) and PROXY
+protocol header builders serve test_tls.py and test_proxy.py.
 The binary comes from $RINGGATE_BIN (CTest passes $<TARGET_FILE:ringgate>); server stderr goes
 to a file under $RINGGATE_TEST_LOGDIR (or a temp dir) and its tail is printed when a test fails.
 """
@@ -12,7 +14,10 @@ import logging
 import os
 import re
 import signal
+import ipaddress
+import shutil
 import socket
+import ssl
 import struct
 import subprocess
 import tempfile
@@ -24,6 +29,8 @@ import unittest
 logging.getLogger("asyncio").setLevel(logging.ERROR)
 
 LISTEN_RE = re.compile(r"listening on ws://([0-9.]+):(\d+)")
+LISTEN_TLS_RE = re.compile(r"listening on wss://([0-9.]+):(\d+)")
+REDIRECT_RE = re.compile(r"redirecting http://([0-9.]+):(\d+) to https")
 ADMIN_RE = re.compile(r"admin on http://([0-9.]+):(\d+)")
 START_TIMEOUT_S = 10.0
 IO_TIMEOUT_S = 10.0
@@ -62,8 +69,9 @@ def wait_until(predicate, timeout, interval=0.02):
 class Server:
     """One ringgate process. Use start_server(testcase, ...) in tests."""
 
-    def __init__(self, *extra_args, admin=True):
-        self.args = [ringgate_bin(), "--listen", "127.0.0.1:0"]
+    def __init__(self, *extra_args, admin=True, listen=True):
+        """listen=False: no plain `--listen 127.0.0.1:0` of the harness's own (TLS-only servers)."""
+        self.args = [ringgate_bin()] + (["--listen", "127.0.0.1:0"] if listen else [])
         if admin:
             self.args += ["--admin", "127.0.0.1:0"]
         self.args += list(extra_args)
@@ -76,6 +84,13 @@ class Server:
         self.host = None
         self.port = None
         self.admin_port = None
+        self.ports = []           # plain listeners, in start-up log order
+        self.tls_ports = []       # TLS listeners
+        self.redirect_ports = []  # --redirect-http listeners
+        self.tls_port = None      # the first TLS listener, or None
+        # Every listener prints one line; wait for all of them (and the admin line) before use.
+        self.want_listeners = sum(a in ("--listen", "--listen-tls", "--redirect-http")
+                                  for a in self.args)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self):
@@ -85,8 +100,8 @@ class Server:
 
         def ready():
             text = self.stderr_text()
-            listen, admin = LISTEN_RE.search(text), ADMIN_RE.search(text)
-            return listen and (admin or not self.want_admin)
+            n = sum(len(rx.findall(text)) for rx in (LISTEN_RE, LISTEN_TLS_RE, REDIRECT_RE))
+            return n >= max(1, self.want_listeners) and (ADMIN_RE.search(text) or not self.want_admin)
 
         deadline = time.monotonic() + START_TIMEOUT_S
         while not ready():
@@ -99,8 +114,15 @@ class Server:
                                    f"{START_TIMEOUT_S}s\nstderr:\n{self.stderr_text()}")
             time.sleep(0.02)
         text = self.stderr_text()
+        self.ports = [int(p) for _, p in LISTEN_RE.findall(text)]
+        self.tls_ports = [int(p) for _, p in LISTEN_TLS_RE.findall(text)]
+        self.redirect_ports = [int(p) for _, p in REDIRECT_RE.findall(text)]
+        self.host = "127.0.0.1"
         m = LISTEN_RE.search(text)
-        self.host, self.port = m.group(1), int(m.group(2))
+        if m:
+            self.host, self.port = m.group(1), int(m.group(2))
+        if self.tls_ports:
+            self.tls_port = self.tls_ports[0]
         if self.want_admin:
             self.admin_port = int(ADMIN_RE.search(text).group(2))
         return self
@@ -152,6 +174,9 @@ class Server:
     def url(self, path="/echo"):
         return f"ws://{self.host}:{self.port}{path}"
 
+    def wss_url(self, path="/echo", port=None):
+        return f"wss://127.0.0.1:{port or self.tls_port}{path}"
+
     def admin_get(self, path):
         return http_request(self.admin_port, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                                              f"Connection: close\r\n\r\n".encode())
@@ -175,10 +200,10 @@ class Server:
         return last[0]
 
 
-def start_server(testcase, *extra_args, admin=True):
+def start_server(testcase, *extra_args, admin=True, listen=True):
     """Starts ringgate for `testcase`; it is killed in cleanup, and its stderr tail printed if the
     test failed."""
-    server = Server(*extra_args, admin=admin)
+    server = Server(*extra_args, admin=admin, listen=listen)
     testcase.addCleanup(_cleanup, testcase, server)
     return server.start()
 
@@ -193,7 +218,8 @@ def _test_failed(testcase):
     # unittest (3.11) records failures on the result as soon as they happen.
     try:
         result = testcase._outcome.result
-        return any(t is testcase for t, _ in result.failures + result.errors)
+        # A failed subTest is recorded as a _SubTest whose test_case is the test.
+        return any(getattr(t, "test_case", t) is testcase for t, _ in result.failures + result.errors)
     except AttributeError:
         return True
 
@@ -341,10 +367,11 @@ def make_frame(opcode, payload, fin=True, mask=True):
 
 
 class RawWs:
-    """A WebSocket client on a plain socket, for frames a library would refuse to send."""
+    """A WebSocket client on a plain socket, for frames a library would refuse to send.
+    `sock`: an already connected (possibly TLS-wrapped, PROXY-prefixed) socket to upgrade instead."""
 
-    def __init__(self, port, path="/echo"):
-        self.sock = connect(port)
+    def __init__(self, port, path="/echo", sock=None):
+        self.sock = sock if sock is not None else connect(port)
         self.sock.sendall(upgrade_request(path))
         resp, self.buf = read_http_response(self.sock)
         if resp.status != 101:
@@ -398,3 +425,93 @@ class IntegrationCase(unittest.TestCase):
         got = after.rejected(reason) - before.rejected(reason)
         self.assertEqual(got, delta, f"ringgate_handshake_rejected_total{{reason={reason!r}}} "
                                      f"moved by {got}, expected {delta}")
+
+
+# -- TLS --------------------------------------------------------------------------------------
+def make_cert(directory, name, cn="localhost", dns=("localhost",), ips=("127.0.0.1",)):
+    """A self-signed P-256 certificate and key from the openssl CLI: (cert_path, key_path)."""
+    if shutil.which("openssl") is None:
+        raise RuntimeError("the openssl CLI is missing (Debian package openssl)")
+    cert, key = os.path.join(directory, f"{name}.crt"), os.path.join(directory, f"{name}.key")
+    san = ",".join([f"DNS:{d}" for d in dns] + [f"IP:{i}" for i in ips])
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", f"/CN={cn}",
+                        "-addext", f"subjectAltName={san}", "-keyout", key, "-out", cert],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=IO_TIMEOUT_S)
+    if r.returncode != 0:
+        raise RuntimeError(f"openssl req failed: {r.stderr}")
+    return cert, key
+
+
+def cert_der(cert_path):
+    with open(cert_path) as f:
+        return ssl.PEM_cert_to_DER_cert(f.read())
+
+
+def client_context(version=None, tickets=True, cafile=None):
+    """A client SSLContext. version: None (1.2..1.3), "1.2" or "1.3" (pinned). Without `cafile`
+    verification is off (self-signed test certificates). tickets=False: TLS 1.2 session IDs only."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if cafile:
+        ctx.load_verify_locations(cafile)
+    else:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    pinned = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}.get(version)
+    if pinned:
+        ctx.minimum_version = ctx.maximum_version = pinned
+    if not tickets:
+        ctx.options |= ssl.OP_NO_TICKET
+    return ctx
+
+
+def tls_connect(port, ctx=None, server_hostname="localhost", session=None, prefix=b"",
+                timeout=IO_TIMEOUT_S):
+    """TCP connect, optionally send `prefix` (a PROXY header) in clear, then the TLS handshake."""
+    sock = connect(port, timeout)
+    try:
+        if prefix:
+            sock.sendall(prefix)
+        tls = (ctx or client_context()).wrap_socket(sock, server_hostname=server_hostname,
+                                                    session=session)
+    except BaseException:
+        sock.close()
+        raise
+    tls.settimeout(timeout)
+    return tls
+
+
+def abort_socket(sock):
+    """Drops the TCP connection with a reset, without close_notify. For an SSLSocket the SSL object
+    stays alive (OpenSSL marks a session not resumable when an SSL is freed before shutdown, which
+    would hide what the server does); the caller keeps `sock` referenced until done with it."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    fd = sock.detach()
+    os.close(fd)
+
+
+# -- PROXY protocol ---------------------------------------------------------------------------
+PROXY_V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+PP2_TYPE_ALPN, PP2_TYPE_AUTHORITY, PP2_TYPE_AWS = 0x01, 0x02, 0xEA
+
+
+def proxy_v1(src_ip, dst_ip, src_port, dst_port):
+    fam = "TCP6" if ":" in src_ip else "TCP4"
+    return f"PROXY {fam} {src_ip} {dst_ip} {src_port} {dst_port}\r\n".encode()
+
+
+def proxy_v2(src_ip=None, dst_ip=None, src_port=0, dst_port=0, tlvs=(), local=False,
+             length_override=None):
+    """A binary v2 header: PROXY command over TCP4/TCP6 (from the address family of src_ip), or
+    the LOCAL command (health checks: no addresses). tlvs: [(type, bytes)]."""
+    tlv_bytes = b"".join(struct.pack("!BH", t, len(v)) + v for t, v in tlvs)
+    if local:
+        ver_cmd, fam, addr = 0x20, 0x00, b""
+    else:
+        src, dst = ipaddress.ip_address(src_ip), ipaddress.ip_address(dst_ip)
+        fam = 0x11 if src.version == 4 else 0x21
+        addr = src.packed + dst.packed + struct.pack("!HH", src_port, dst_port)
+        ver_cmd = 0x21
+    body = addr + tlv_bytes
+    n = len(body) if length_override is None else length_override
+    return PROXY_V2_SIG + struct.pack("!BBH", ver_cmd, fam, n) + body
