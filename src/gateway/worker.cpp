@@ -93,6 +93,7 @@ void Worker::run(std::atomic<int>& ready) noexcept {
   }
   ready.store(1, std::memory_order_release);
   loop();
+  tls::thread_cleanup();
 }
 
 void Worker::loop() noexcept {
@@ -181,7 +182,6 @@ void Worker::dispatch(const net::Completion& c) noexcept {
       on_fd_installed(c.user_data, c.res);
       return;
     case kCancel:
-    case kShutdown:
     case kWake:
       return;
     default:
@@ -206,6 +206,13 @@ void Worker::dispatch(const net::Completion& c) noexcept {
     case kClose:
       conn->flags |= kCloseDone;
       maybe_release(index, *conn);
+      return;
+    case kShutdown:
+      conn->flags3 &= std::uint8_t(~kShutdownInFlight);
+      if (conn->flags3 & kCloseDeferred) {
+        conn->flags3 &= std::uint8_t(~kCloseDeferred);
+        submit_close(index, *conn);
+      }
       return;
     case kPeerFd:
       on_peer_fd(index, *conn, c.res);
@@ -359,7 +366,10 @@ void Worker::flush() noexcept {
     } else if (conn.phase == Phase::linger && !(conn.flags & kShutdownSent)) {
       // Our last bytes are out: send FIN, then read and discard until the peer closes, so
       // unread request bytes cannot turn our close into a reset that destroys the response.
-      if (ring_.shutdown_write(conn.fd, ud(kShutdown, index))) conn.flags |= kShutdownSent;
+      if (ring_.shutdown_write(conn.fd, ud(kShutdown, index))) {
+        conn.flags |= kShutdownSent;
+        conn.flags3 |= kShutdownInFlight;
+      }
     }
   }
   dirty_.clear();
@@ -430,6 +440,14 @@ void Worker::teardown(std::uint32_t index, Connection& conn) noexcept {
   release_in(conn);
   if (conn.flags & kRecvArmed) (void)ring_.cancel(ud(kRecv, index), ud(kCancel, index));
   if (conn.flags & kSendInFlight) (void)ring_.cancel(ud(kSend, index), ud(kCancel, index));
+  if (conn.flags3 & kShutdownInFlight) {
+    conn.flags3 |= kCloseDeferred;  // closed when the shutdown completes (see kShutdownInFlight)
+    return;
+  }
+  submit_close(index, conn);
+}
+
+void Worker::submit_close(std::uint32_t index, Connection& conn) noexcept {
   if (!ring_.close(conn.fd, ud(kClose, index))) {
     RG_LOG_ERROR("worker %u: no SQE to close a connection", id_);
     conn.flags |= kCloseDone;

@@ -55,6 +55,14 @@ enum ConnFlag2 : std::uint8_t {
   kTlsDecided = 1u << 7,    // the kTLS-or-user-space decision is made (it is made once)
 };
 
+enum ConnFlag3 : std::uint8_t {
+  // SHUT_WR is in the kernel. io_uring runs a shutdown asynchronously and looks its descriptor up
+  // only when it runs, so closing first would let it hit the next connection given the same
+  // descriptor (seen as EPIPE on that connection's first send): the close waits for it.
+  kShutdownInFlight = 1u << 0,
+  kCloseDeferred = 1u << 1,  // teardown happened while the shutdown was in flight
+};
+
 struct ConnExt;  // worker.hpp: TLS session, ciphertext queue, PROXY-reported client address
 
 struct Connection {
@@ -68,6 +76,7 @@ struct Connection {
   std::uint8_t tls = kTlsNone;      // TlsState
   std::uint8_t flags2 = 0;          // ConnFlag2
   std::uint8_t listener = 0;        // index into the worker's listeners (plain, TLS, redirect)
+  std::uint8_t flags3 = 0;          // ConnFlag3
   ConnExt* ext = nullptr;           // only while TLS runs in user space or a PROXY header named a client
   OutQueue out;
   Chunk* in = nullptr;              // partial request head, or a message spanning receive buffers

@@ -108,6 +108,7 @@ class Worker {
   void flush() noexcept;
   void start_send(std::uint32_t index, Connection& conn) noexcept;
   void teardown(std::uint32_t index, Connection& conn) noexcept;
+  void submit_close(std::uint32_t index, Connection& conn) noexcept;
   void maybe_release(std::uint32_t index, Connection& conn) noexcept;
   void on_timer(timer::Entry& e) noexcept;
   void on_open_timer(std::uint32_t index, Connection& conn) noexcept;
