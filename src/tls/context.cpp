@@ -10,6 +10,7 @@
 #include <wolfssl/ssl.h>
 #include <wolfssl/openssl/evp.h>
 #include <wolfssl/openssl/pem.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 
 #include <sys/stat.h>
 
@@ -153,6 +154,12 @@ bool key_matches_cert(const std::string& cert_path, const std::string& key_path)
 }  // namespace
 
 void global_init() noexcept { init_once(); }
+
+void thread_cleanup() noexcept {
+#ifdef FP_ECC
+  wc_ecc_fp_free();  // the ECC fixed-point cache is thread-local: it would leak with the thread
+#endif
+}
 
 // ---------------------------------------------------------------------------------------------
 // ServerContext

@@ -418,6 +418,8 @@ void HandshakeWorker::start() {
   thread_ = std::thread([this] {
     auto impl = std::make_unique<Impl>(*this);
     impl->run();
+    impl.reset();
+    tls::thread_cleanup();
     progress_.live.store(0, std::memory_order_relaxed);
   });
 }

@@ -613,6 +613,7 @@ void Worker::start() {
   thread_ = std::thread([this] {
     impl_ = std::make_unique<Impl>(*this);
     impl_->run();
+    tls::thread_cleanup();  // wolfSSL's per-thread ECC cache (sessions end in run())
   });
 }
 

@@ -105,5 +105,8 @@ class ClientContext {
 
 // wolfSSL's process-wide init/cleanup (idempotent; call before any context is created).
 void global_init() noexcept;
+// Frees wolfSSL's per-thread state (the ECC fixed-point cache); call at the end of every thread
+// that ran handshakes.
+void thread_cleanup() noexcept;
 
 }  // namespace ringgate::tls
