@@ -229,6 +229,10 @@ Status Session::handshake() noexcept {
   int err = wolfSSL_get_error(ssl, ret);
   if (err == WOLFSSL_ERROR_WANT_READ) return Status::again;
   if (failure_ == Failure::none) failure_ = map_error(err);
+  // A TLS 1.3 peer that refuses our certificate sends its alert in the clear after we switched to
+  // encrypted records; wolfSSL reports a decryption/parse error. The last record fed was a 2-byte
+  // alert: count it as what it is.
+  if (failure_ == Failure::protocol && hdr_[0] == 21 && hdr_[3] == 0 && hdr_[4] == 2) failure_ = Failure::alert;
   return Status::failed;
 }
 
