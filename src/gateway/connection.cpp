@@ -293,7 +293,8 @@ void Worker::log_refusal(std::uint32_t index, Connection& conn, http::Reject why
     net::SockAddr client;
     client.storage = conn.ext->client;
     client.len = client.storage.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
-    RG_LOG_WARN("%s peer=%s via=proxy%s%s", head.c_str(), client.to_string().c_str(), forwarded.c_str(), rest.c_str());
+    RG_LOG_WARN("%s peer=%s via=proxy%s%s%s", head.c_str(), client.to_string().c_str(),
+                conn.ext->proxy_tlvs.c_str(), forwarded.c_str(), rest.c_str());
     return;
   }
   if (ring_.direct()) {

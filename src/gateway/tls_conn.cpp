@@ -118,6 +118,14 @@ void Worker::proxy_input(std::uint32_t index, Connection& conn, std::uint8_t* da
         ConnExt* ext = ext_of(conn);
         if (ext == nullptr) return reject(ProxyResult::invalid);
         ext->client = header.source;
+        // v2 TLVs: the protocol and server name the balancer negotiated, the AWS endpoint id.
+        const std::pair<const char*, std::string_view> tlvs[] = {
+            {" proxy_alpn=", header.alpn}, {" proxy_authority=", header.authority}, {" aws_vpce=", header.aws_vpce}};
+        for (const auto& [label, value] : tlvs) {
+          if (value.empty()) continue;
+          ext->proxy_tlvs += label;
+          for (char ch : value.substr(0, 255)) ext->proxy_tlvs += ch > 0x20 && ch < 0x7f && ch != '"' ? ch : '?';
+        }
         metrics_.proxy_headers[std::size_t(ProxyResult::accepted)].add();
       }
       break;

@@ -51,6 +51,7 @@ struct ConnExt {
   ChunkPool* pool = nullptr;
   tls::KtlsParams ktls{};          // keys waiting for the switch (kTlsSwitching)
   sockaddr_storage client{};       // from a PROXY header (ss_family 0 = none)
+  std::string proxy_tlvs;          // its v2 TLVs we keep, as " alpn=.. authority=.. vpce=.." (logs)
 };
 
 class Worker {
