@@ -215,8 +215,12 @@ void Worker::tls_input(std::uint32_t index, Connection& conn, std::uint8_t* data
     }
     if (st == tls::Status::done) continue;
     if (st == tls::Status::again) break;
-    // close_notify from the peer, or a broken record: the connection is over.
-    on_peer_gone(index, conn);
+    // close_notify from the peer: answer with ours, then close. A broken record: just close.
+    if (st == tls::Status::closed) {
+      on_close_notify(index, conn);
+    } else {
+      on_peer_gone(index, conn);
+    }
     return;
   }
   if (!wire_queue(conn).empty()) mark_dirty(index, conn);
@@ -417,8 +421,22 @@ void Worker::on_ctrl_recv(std::uint32_t index, Connection& conn, const net::Comp
   }
   metrics_.ktls_records[std::size_t(kind)].add();
   ctrl_recvs_.erase(it);
-  on_peer_gone(index, conn);
+  if (kind == KtlsRecord::close_notify) {
+    on_close_notify(index, conn);
+  } else {
+    on_peer_gone(index, conn);
+  }
   maybe_release(index, conn);
+}
+
+void Worker::on_close_notify(std::uint32_t index, Connection& conn) noexcept {
+  // The peer ended TLS (RFC 8446 §6.1): send our close_notify, then close. A WebSocket that was
+  // still open ended without a close frame (1006). Nothing more is read.
+  if (conn.phase == Phase::teardown) return;
+  if (conn.phase == Phase::open || conn.phase == Phase::close_sent) conn.close_code = ws::close_code::abnormal;
+  conn.phase = Phase::finish;
+  wheel_.arm(conn.timer, now_ms_ + cfg_.close_timeout_ms);
+  mark_dirty(index, conn);
 }
 
 }  // namespace ringgate::gateway

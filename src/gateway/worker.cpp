@@ -21,8 +21,8 @@ constexpr std::size_t kSendOps = 1024;
 Worker::Worker(unsigned id, const Config& cfg, std::vector<ListenerSpec> listeners, bool ktls_available) noexcept
     : id_(id),
       cfg_(cfg),
-      accept_armed_(listeners.size(), 0),
       ktls_available_(ktls_available),
+      accept_armed_(listeners.size(), 0),
       wheel_(monotonic_ms(), 10),
       epoch_ms_(monotonic_ms()) {
   for (const std::string& p : cfg_.subprotocols) subprotocols_.emplace_back(p);

@@ -154,6 +154,7 @@ class Worker {
   void finish_switch(std::uint32_t index, Connection& conn, tls::KtlsFallback result) noexcept;
   bool send_close_notify(std::uint32_t index, Connection& conn) noexcept;
   void arm_ctrl_recv(std::uint32_t index, Connection& conn) noexcept;
+  void on_close_notify(std::uint32_t index, Connection& conn) noexcept;
   void on_ctrl_recv(std::uint32_t index, Connection& conn, const net::Completion& c) noexcept;
   ConnExt* ext_of(Connection& conn) noexcept;
   void free_ext(Connection& conn) noexcept;
