@@ -313,6 +313,7 @@ void Worker::on_recv(std::uint32_t index, Connection& conn, const net::Completio
     metrics_.recv_no_buffers.add();
     conn.flags |= kNeedRecv;
     rearm_.push_back(index);
+    if (conn.tls == kTlsSwitching) try_finish_switch(index, conn);  // the receive it waited for ended
   } else if (c.res == -ECANCELED) {
     // A pause (backpressure), a teardown or a move to kTLS canceled it. If the pause already
     // ended while the cancellation was in flight, reading must resume now.
