@@ -401,7 +401,9 @@ class RefusalTest(TlsCase):
             closed, data = rh.read_until_eof(sock, timeout=T)
         self.assertTrue(closed, "plain HTTP on the TLS port: connection not closed")
         self.assertNotIn(b"HTTP/1.1 101", data)
-        after = server.wait_metrics(lambda m: m.get(FAILURES, reason="not_tls") > before.get(FAILURES, reason="not_tls"))
+        # The slot is released when the close completes, a moment after the client saw EOF.
+        after = server.wait_metrics(lambda m: m.get(FAILURES, reason="not_tls") > before.get(FAILURES, reason="not_tls")
+                                    and m.get("ringgate_connections_active") == 0)
         self.assertEqual(after.get(FAILURES, reason="not_tls") - before.get(FAILURES, reason="not_tls"), 1)
         self.assertUnchanged(before, after, "ringgate_handshakes_completed_total")
         self.assertEqual(after.get("ringgate_connections_active"), 0)
@@ -435,7 +437,8 @@ class RefusalTest(TlsCase):
                 reasons = ("protocol", "version", "no_cipher", "alert", "certificate", "not_tls",
                            "resources", "other")
                 after = server.wait_metrics(lambda m: any(m.get(FAILURES, reason=r) > before.get(FAILURES, reason=r)
-                                                          for r in reasons))
+                                                          for r in reasons)
+                                            and m.get("ringgate_connections_active") == 0)
                 delta = {r: after.get(FAILURES, reason=r) - before.get(FAILURES, reason=r) for r in reasons}
                 delta = {r: d for r, d in delta.items() if d}
                 self.assertEqual(delta, {"alert": 1}, f"TLS {version}: client's fatal alert counted as {delta}")
@@ -455,7 +458,8 @@ class RefusalTest(TlsCase):
         after = server.wait_metrics(lambda m: sum(m.get(FAILURES, reason=r) for r in
                                                   ("protocol", "version", "no_cipher", "alert", "other")) >= 2
                                     + sum(before.get(FAILURES, reason=r) for r in
-                                          ("protocol", "version", "no_cipher", "alert", "other")))
+                                          ("protocol", "version", "no_cipher", "alert", "other"))
+                                    and m.get("ringgate_connections_active") == 0)
         self.assertEqual(after.get("ringgate_connections_active"), 0)
         with rh.tls_connect(server.tls_port) as s:
             self.assertEqual(ws_echo(upgrade(s)), b"ping")
