@@ -15,17 +15,11 @@
 #include "ringgate/http/request.hpp"
 #include "ringgate/http/upgrade.hpp"
 
+#include "fuzz_check.hpp"
+
 namespace {
 
 using namespace ringgate::http;
-
-#define FUZZ_CHECK(c)                                                  \
-  do {                                                                 \
-    if (!(c)) {                                                        \
-      __builtin_printf("invariant failed: %s (line %d)\n", #c, __LINE__); \
-      std::abort();                                                    \
-    }                                                                  \
-  } while (0)
 
 bool inside(std::string_view v, const char* begin, std::size_t n) {
   return v.empty() || (v.data() >= begin && v.data() + v.size() <= begin + n);

@@ -17,17 +17,11 @@
 
 #include "ringgate/http/proxy_protocol.hpp"
 
+#include "fuzz_check.hpp"
+
 namespace {
 
 using namespace ringgate::http;
-
-#define FUZZ_CHECK(c)                                                      \
-  do {                                                                     \
-    if (!(c)) {                                                            \
-      __builtin_printf("invariant failed: %s (line %d)\n", #c, __LINE__); \
-      std::abort();                                                        \
-    }                                                                      \
-  } while (0)
 
 constexpr std::string_view kV1Sig = "PROXY ";
 constexpr std::string_view kV2Sig{"\x0D\x0A\x0D\x0A\x00\x0D\x0A\x51\x55\x49\x54\x0A", 12};

@@ -16,15 +16,12 @@
 #include "ringgate/ws/mask.hpp"
 #include "ringgate/ws/utf8.hpp"
 
+#include "fuzz_check.hpp"
+
 namespace {
 
 using ringgate::ws::Opcode;
 using Bytes = std::vector<std::uint8_t>;
-
-#define FUZZ_CHECK(c) \
-  do {                \
-    if (!(c)) std::abort(); \
-  } while (0)
 
 struct Event {
   int kind;  // 0 data message, 1 ping, 2 pong, 3 close
