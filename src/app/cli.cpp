@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -72,7 +73,8 @@ std::string usage() {
          "  --close-timeout SECONDS   wait for the peer after we close or refuse (default 5)\n"
          "  --max-message-bytes N     larger messages are closed with 1009 (default 16777216)\n"
          "  --max-head-bytes N        larger request heads get 431 (default 8192)\n"
-         "  --max-outbound-bytes N    queued output that pauses reading from a peer (default 1048576)\n"
+         "  --max-outbound-bytes N    queued output that pauses reading from a peer, and a subscriber's\n"
+         "                            queue limit (default 1048576)\n"
          "  --recv-buffers N          provided receive buffers per worker, a power of two (default 512)\n"
          "  --recv-buffer-bytes N     size of each receive buffer (default 4096)\n"
          "  --subprotocol NAME        a Sec-WebSocket-Protocol /echo accepts (repeatable, in preference order)\n"
@@ -90,9 +92,20 @@ std::string usage() {
          "  --trusted-proxies CIDR[,CIDR...]  peers allowed to send PROXY headers and X-Forwarded-For\n"
          "  --proxy-timeout SECONDS   the PROXY header must arrive within this (default 5)\n"
          "  --redirect-http HOST:PORT plain HTTP listener answering 301 to https://same-host/same-path\n"
+         "  --client-publish on|off   /ws clients may publish (default off: err forbidden)\n"
+         "  --slow-consumer [PREFIX=]disconnect|drop|conflate  what a subscriber over --max-outbound-bytes\n"
+         "                            gets: close 4100, dropped messages + gap, or newest per topic\n"
+         "                            (repeatable; the longest matching topic prefix wins; default disconnect)\n"
+         "  --history N               messages kept per topic for recovery with \"since\" (default 100)\n"
+         "  --history-ttl SECONDS     topic state kept after its last subscriber and message (default 300)\n"
+         "  --max-publish-bytes N     largest published data (default 65536)\n"
+         "  --max-subscriptions N     per connection (default 1024)\n"
+         "  --api HOST:PORT           HTTP publish API: POST /publish with a bearer token (repeatable)\n"
+         "  --api-token TOKEN         the API's bearer token; or --api-token-file FILE (first line)\n"
          "  --log-level LEVEL         debug, info, warn or error (default info)\n"
          "  --help, --version\n"
-         "Routes: /echo echoes every message with its opcode.\n";
+         "Routes: /echo echoes every message with its opcode; /ws is pub/sub (docs/protocol.md);\n"
+         "GET / serves the pub/sub demo page.\n";
 }
 
 CliResult parse_cli(const std::vector<std::string>& args) {
@@ -181,7 +194,7 @@ CliResult parse_cli(const std::vector<std::string>& args) {
       if (!addr) return fail("--admin: not a numeric HOST:PORT: " + v);
       o.admin = *addr;
     } else if (a == "--workers") {
-      if (!value(v) || !parse_u64(v, n) || n == 0 || n > 1024) return fail("--workers needs a number 1..1024");
+      if (!value(v) || !parse_u64(v, n) || n == 0 || n > 64) return fail("--workers needs a number 1..64");
       o.gateway.workers = unsigned(n);
     } else if (std::uint64_t* field = duration_flag(o.gateway, a)) {
       if (!value(v) || !parse_seconds_ms(v, n)) return fail(a + " needs seconds (e.g. 5 or 0.5)");
@@ -216,6 +229,41 @@ CliResult parse_cli(const std::vector<std::string>& args) {
       o.gateway.subprotocols.push_back(v);
     } else if (a == "--no-direct-descriptors") {
       o.gateway.direct_descriptors = false;
+    } else if (a == "--client-publish") {
+      if (!value(v) || (v != "on" && v != "off")) return fail("--client-publish needs on or off");
+      o.gateway.client_publish = v == "on";
+    } else if (a == "--slow-consumer") {
+      if (!value(v) || !o.gateway.slow_consumer.add(v)) {
+        return fail("--slow-consumer needs [PREFIX=]disconnect|drop|conflate");
+      }
+    } else if (a == "--history") {
+      if (!value(v) || !parse_u64(v, n) || n > 100000) return fail("--history needs 0..100000 messages");
+      o.gateway.history = std::uint32_t(n);
+    } else if (a == "--history-ttl") {
+      if (!value(v) || !parse_u64(v, n) || n > 86400 * 30) return fail("--history-ttl needs seconds");
+      o.gateway.history_ttl_ms = n * 1000;
+    } else if (a == "--max-publish-bytes") {
+      if (!value(v) || !parse_u64(v, n) || n < 16 || n > (16u << 20)) return fail("--max-publish-bytes needs 16..16777216");
+      o.gateway.max_publish_bytes = std::uint32_t(n);
+    } else if (a == "--max-subscriptions") {
+      if (!value(v) || !parse_u64(v, n) || n == 0 || n > 1000000) return fail("--max-subscriptions needs 1..1000000");
+      o.gateway.max_subscriptions = std::uint32_t(n);
+    } else if (a == "--api") {
+      if (!value(v)) return fail("--api needs HOST:PORT");
+      auto addr = net::parse_address(v);
+      if (!addr) return fail("--api: not a numeric HOST:PORT: " + v);
+      o.gateway.api.push_back(*addr);
+    } else if (a == "--api-token") {
+      if (!value(v) || v.empty()) return fail("--api-token needs a token");
+      o.gateway.api_token = v;
+    } else if (a == "--api-token-file") {
+      if (!value(v) || v.empty()) return fail("--api-token-file needs a file");
+      std::ifstream in(v);
+      std::string line;
+      if (!in || !std::getline(in, line)) return fail("--api-token-file: cannot read " + v);
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+      if (line.empty()) return fail("--api-token-file: " + v + " has an empty first line");
+      o.gateway.api_token = line;
     } else if (a == "--log-level") {
       if (!value(v)) return fail("--log-level needs a level");
       if (v == "debug") o.log_level = LogLevel::debug;
@@ -244,12 +292,15 @@ CliResult parse_cli(const std::vector<std::string>& args) {
     return fail("--proxy-protocol needs --trusted-proxies (headers are accepted only from them)");
   }
   if (o.gateway.proxy_timeout_ms == 0) return fail("--proxy-timeout must be above 0");
+  if (!o.gateway.api.empty() && o.gateway.api_token.empty()) {
+    return fail("--api needs --api-token or --api-token-file (the API never runs without a token)");
+  }
   if (o.gateway.listen.empty() && o.gateway.listen_tls.empty() && o.gateway.redirect_http.empty()) {
     o.gateway.listen.push_back(*net::parse_address("127.0.0.1:8080"));
   }
   if (o.gateway.workers == 0) {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    o.gateway.workers = cpus > 0 ? unsigned(cpus) : 1;
+    o.gateway.workers = cpus > 0 ? unsigned(std::min(cpus, 64L)) : 1;
   }
   return r;
 }

@@ -91,16 +91,19 @@ int main(int argc, char** argv) {
     const std::string a = l.address.to_string();
     switch (l.kind) {
       case gateway::ListenerKind::plain:
-        RG_LOG_INFO("listening on ws://%s (route /echo)", a.c_str());
+        RG_LOG_INFO("listening on ws://%s (routes /echo, /ws)", a.c_str());
         break;
       case gateway::ListenerKind::tls:
-        RG_LOG_INFO("listening on wss://%s (route /echo, kTLS %s)", a.c_str(),
+        RG_LOG_INFO("listening on wss://%s (routes /echo, /ws, kTLS %s)", a.c_str(),
                     cli.options.gateway.ktls == gateway::KtlsMode::off ? "off"
                     : server.ktls_available()                           ? "available"
                                                                         : "unavailable: user-space TLS");
         break;
       case gateway::ListenerKind::redirect:
         RG_LOG_INFO("redirecting http://%s to https", a.c_str());
+        break;
+      case gateway::ListenerKind::api:
+        RG_LOG_INFO("api on http://%s (POST /publish)", a.c_str());
         break;
     }
   }

@@ -16,10 +16,12 @@
 
 namespace ringgate::gateway {
 namespace {
-enum Route : std::uint8_t { kRouteNone = 0, kRouteEcho = 1 };
 constexpr std::size_t kHeadroom = ws::kMaxHeaderBytes;  // room for a frame header before a message
+constexpr std::string_view kPubsubProtocol = "ringgate.v1";
 
-std::uint8_t route_of(std::string_view path) noexcept { return path == "/echo" ? kRouteEcho : kRouteNone; }
+std::uint8_t route_of(std::string_view path) noexcept {
+  return path == "/echo" ? kRouteEcho : path == "/ws" ? kRouteWs : kRouteNone;
+}
 
 bool match_route(void*, std::string_view path) noexcept { return route_of(path) != kRouteNone; }
 
@@ -119,6 +121,10 @@ void Worker::release_in(Connection& conn) noexcept {
 }
 
 void Worker::on_bytes(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept {
+  if (listeners_[conn.listener].spec.kind == ListenerKind::api) {
+    api_input(index, conn, data, len);
+    return;
+  }
   if (conn.phase == Phase::handshake) {
     std::size_t used = on_head_bytes(index, conn, data, len);
     if (conn.phase != Phase::open || used == len) return;
@@ -161,6 +167,11 @@ std::size_t Worker::on_head_bytes(std::uint32_t index, Connection& conn, std::ui
     refuse_redirect(index, conn, req);
     return len;
   }
+  if ((req.target == "/" || req.target == "/index.html") && req.method == "GET" &&
+      req.header_count_of("upgrade") == 0) {
+    serve_demo_page(index, conn);
+    return len;
+  }
   http::Upgrade up;
   const http::Reject why = http::validate_upgrade(req, up, match_route, nullptr);
   if (why != http::Reject::none) {
@@ -171,7 +182,9 @@ std::size_t Worker::on_head_bytes(std::uint32_t index, Connection& conn, std::ui
   // Subprotocol hook: the first protocol in the client's list that the route supports; none is
   // also a valid answer (the client decides whether it can live without one).
   std::string_view protocol;
-  if (!up.protocols.empty() && !subprotocols_.empty()) {
+  if (conn.route == kRouteWs) {
+    if (!up.protocols.empty()) protocol = http::select_subprotocol(up.protocols, &kPubsubProtocol, 1);
+  } else if (!up.protocols.empty() && !subprotocols_.empty()) {
     protocol = http::select_subprotocol(up.protocols, subprotocols_.data(), subprotocols_.size());
   }
   // Extensions are parsed for the log and for permessage-deflate later; none is negotiated yet.
@@ -337,6 +350,10 @@ void Worker::on_fd_installed(std::uint64_t token, std::int32_t res) noexcept {
 }
 
 void Worker::on_frames(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept {
+  if (conn.route == kRouteWs) {
+    on_ws_frames(index, conn, data, len);
+    return;
+  }
   EchoSink sink{*this, index, conn};
   ws::Limits limits;
   limits.max_message_bytes = cfg_.max_message_bytes;

@@ -34,7 +34,71 @@ std::string_view proxy_result_name(ProxyResult r) noexcept {
   return std::size_t(r) < std::size(kNames) ? kNames[std::size_t(r)] : "unknown";
 }
 
-void render_metrics(std::span<const WorkerMetrics* const> ws, PromWriter& out) {
+namespace {
+void gauge_sum(PromWriter& out, std::span<const WorkerMetrics* const> ws, const char* name, const char* help,
+               const Gauge WorkerMetrics::*field) {
+  std::int64_t v = 0;
+  for (const WorkerMetrics* w : ws) v += (w->*field).get();
+  out.family(name, "gauge", help);
+  out.sample(name, "", std::uint64_t(v < 0 ? 0 : v));
+}
+
+void render_pubsub(std::span<const WorkerMetrics* const> ws, PromWriter& out, std::uint64_t ring_depth) {
+  gauge_sum(out, ws, "ringgate_pubsub_subscriptions", "Subscriptions of connected clients.",
+            &WorkerMetrics::pubsub_subscriptions);
+  gauge_sum(out, ws, "ringgate_pubsub_topics", "Topics with subscribers, counted once per worker that has some.",
+            &WorkerMetrics::pubsub_topics);
+  out.family("ringgate_pubsub_published_total", "counter", "Publish requests accepted, by source.");
+  out.sample("ringgate_pubsub_published_total", "source=\"ws\"",
+             sum(ws, [](const WorkerMetrics& m) { return m.pubsub_published_ws.get(); }));
+  out.sample("ringgate_pubsub_published_total", "source=\"api\"",
+             sum(ws, [](const WorkerMetrics& m) { return m.pubsub_published_api.get(); }));
+  counter(out, ws, "ringgate_pubsub_deliveries_total", "Messages queued for a subscriber.",
+          &WorkerMetrics::pubsub_deliveries);
+  out.family("ringgate_pubsub_dropped_total", "counter",
+             "Messages not delivered, by reason (slow_consumer: drop policy; conflated: replaced by a newer one; "
+             "ring_full: a cross-worker mailbox was full).");
+  labelled(out, ws, "ringgate_pubsub_dropped_total", "reason", &WorkerMetrics::pubsub_dropped, 0, [](std::size_t i) {
+    static constexpr std::string_view kNames[] = {"slow_consumer", "conflated", "ring_full"};
+    return kNames[i];
+  });
+  counter(out, ws, "ringgate_pubsub_slow_consumer_closes_total",
+          "Subscribers closed with 4100 because their queue was over --max-outbound-bytes (policy disconnect).",
+          &WorkerMetrics::pubsub_slow_closes);
+  counter(out, ws, "ringgate_pubsub_gaps_total", "Gap notices sent to subscribers.", &WorkerMetrics::pubsub_gaps);
+  out.family("ringgate_pubsub_ring_depth", "gauge", "Entries waiting in the cross-worker mailboxes.");
+  out.sample("ringgate_pubsub_ring_depth", "", ring_depth);
+  counter(out, ws, "ringgate_pubsub_ring_overflows_total",
+          "Times a cross-worker mailbox was full (a message dropped, or a control entry delayed).",
+          &WorkerMetrics::pubsub_ring_overflows);
+  out.family("ringgate_pubsub_errors_total", "counter", "Error replies to client requests, by code.");
+  labelled(out, ws, "ringgate_pubsub_errors_total", "code", &WorkerMetrics::pubsub_errors, 0,
+           [](std::size_t i) { return pubsub::error_name(pubsub::ErrorCode(i)); });
+  out.family("ringgate_pubsub_delivery_latency_seconds", "histogram",
+             "From a publish accepted by this node to the message queued on a subscriber's connection.");
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < WorkerMetrics::kLatencyBucketsUs.size(); ++i) {
+    cumulative += sum(ws, [i](const WorkerMetrics& m) { return m.latency_buckets[i].get(); });
+    char le[32];
+    std::snprintf(le, sizeof le, "le=\"%g\"", WorkerMetrics::kLatencyBucketsUs[i] / 1e6);
+    out.sample("ringgate_pubsub_delivery_latency_seconds_bucket", le, cumulative);
+  }
+  const std::uint64_t count = sum(ws, [](const WorkerMetrics& m) { return m.latency_count.get(); });
+  out.sample("ringgate_pubsub_delivery_latency_seconds_bucket", "le=\"+Inf\"", count);
+  out.sample("ringgate_pubsub_delivery_latency_seconds_sum", "",
+             double(sum(ws, [](const WorkerMetrics& m) { return m.latency_sum_ns.get(); })) / 1e9);
+  out.sample("ringgate_pubsub_delivery_latency_seconds_count", "", count);
+  out.family("ringgate_api_requests_total", "counter", "HTTP publish API responses, by status.");
+  for (std::size_t i = 0; i <= WorkerMetrics::kApiStatuses.size(); ++i) {
+    std::string label = "status=\"" +
+                        (i < WorkerMetrics::kApiStatuses.size() ? std::to_string(WorkerMetrics::kApiStatuses[i])
+                                                                : std::string("other")) + "\"";
+    out.sample("ringgate_api_requests_total", label, sum(ws, [i](const WorkerMetrics& m) { return m.api_requests[i].get(); }));
+  }
+}
+}  // namespace
+
+void render_metrics(std::span<const WorkerMetrics* const> ws, PromWriter& out, std::uint64_t ring_depth) {
   std::int64_t active = 0;
   for (const WorkerMetrics* w : ws) active += w->connections_active.get();
   out.family("ringgate_connections_active", "gauge", "Connections open now (any phase).");
@@ -126,6 +190,7 @@ void render_metrics(std::span<const WorkerMetrics* const> ws, PromWriter& out) {
   for (const WorkerMetrics* w : ws) user += w->tls_user_sessions.get();
   out.family("ringgate_tls_user_sessions", "gauge", "Connections whose TLS records wolfSSL handles in user space.");
   out.sample("ringgate_tls_user_sessions", "", std::uint64_t(user < 0 ? 0 : user));
+  render_pubsub(ws, out, ring_depth);
 }
 
 }  // namespace ringgate::gateway

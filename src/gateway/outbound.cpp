@@ -2,14 +2,73 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
 namespace ringgate::gateway {
 
+namespace {
+constexpr std::uint32_t kMaxCachedRefs = 65536;
+}
+
 ChunkPool::~ChunkPool() {
-  while (free_ != nullptr) {
-    Chunk* c = free_;
-    free_ = c->next;
-    std::free(c);
+  for (Chunk* list : {free_, free_refs_}) {
+    while (list != nullptr) {
+      Chunk* c = list;
+      list = c->next;
+      std::free(c);
+    }
+  }
+  while (free_locals_ != nullptr) {
+    LocalFrame* lf = free_locals_;
+    free_locals_ = lf->next_free;
+    delete lf;
+  }
+}
+
+Chunk* ChunkPool::get_ref(LocalFrame* lf) noexcept {
+  Chunk* c = free_refs_;
+  if (c != nullptr) {
+    free_refs_ = c->next;
+    --cached_refs_;
+  } else {
+    c = static_cast<Chunk*>(std::malloc(sizeof(Chunk) + sizeof(LocalFrame*)));
+    if (c == nullptr) return nullptr;
+  }
+  c->next = nullptr;
+  c->begin = 0;
+  c->end = c->cap = lf->frame->len;
+  c->pooled = kRefChunk;
+  c->control = 0;
+  std::memcpy(c->data, &lf, sizeof lf);
+  ++lf->refs;
+  ++outstanding_;
+  return c;
+}
+
+LocalFrame* ChunkPool::local_frame(pubsub::SharedFrame* f) noexcept {
+  LocalFrame* lf = free_locals_;
+  if (lf != nullptr) {
+    free_locals_ = lf->next_free;
+    --cached_locals_;
+  } else {
+    lf = new (std::nothrow) LocalFrame;
+    if (lf == nullptr) return nullptr;
+  }
+  lf->frame = f;
+  lf->refs = 1;
+  lf->next_free = nullptr;
+  return lf;
+}
+
+void ChunkPool::release_local(LocalFrame* lf) noexcept {
+  if (--lf->refs != 0) return;
+  lf->frame->release();
+  if (cached_locals_ < kMaxCachedRefs) {
+    lf->next_free = free_locals_;
+    free_locals_ = lf;
+    ++cached_locals_;
+  } else {
+    delete lf;
   }
 }
 
@@ -64,6 +123,17 @@ Chunk* ChunkPool::grow(Chunk* c, std::size_t min_bytes) noexcept {
 
 void ChunkPool::put(Chunk* c) noexcept {
   --outstanding_;
+  if (c->is_ref()) {
+    release_local(c->ref());
+    if (cached_refs_ < kMaxCachedRefs) {
+      c->next = free_refs_;
+      free_refs_ = c;
+      ++cached_refs_;
+    } else {
+      std::free(c);
+    }
+    return;
+  }
   if (c->pooled && cached_count_ < max_cached_) {
     c->next = free_;
     free_ = c;
@@ -123,6 +193,56 @@ void OutQueue::append(Chunk* c) noexcept {
   bytes_ += c->size();
 }
 
+bool OutQueue::append_ref(ChunkPool& pool, LocalFrame* lf) noexcept {
+  Chunk* c = pool.get_ref(lf);
+  if (c == nullptr) return false;
+  append(c);
+  return true;
+}
+
+bool OutQueue::replace_ref(ChunkPool& pool, LocalFrame* lf) noexcept {
+  // The newest queued frame of the topic is replaced, so what the peer sees stays in order:
+  // older frames of the topic still queued, then the new one.
+  Chunk* newest = nullptr;
+  std::uint32_t skip = locked_;
+  for (Chunk* c = head_; c != nullptr; c = c->next) {
+    if (skip > 0) {
+      --skip;
+      continue;
+    }
+    if (c->is_ref() && c->begin == 0 && c->ref()->frame->topic_id == lf->frame->topic_id) newest = c;
+  }
+  if (newest == nullptr) return false;
+  LocalFrame* old = newest->ref();
+  bytes_ = bytes_ - newest->size() + lf->frame->len;
+  newest->end = newest->cap = lf->frame->len;
+  std::memcpy(newest->data, &lf, sizeof lf);
+  ++lf->refs;
+  pool.release_local(old);
+  return true;
+}
+
+void OutQueue::drop_unsent(ChunkPool& pool) noexcept {
+  Chunk* keep_tail = nullptr;
+  Chunk* c = head_;
+  for (std::uint32_t i = 0; i < locked_ && c != nullptr; ++i) {
+    keep_tail = c;
+    c = c->next;
+  }
+  while (c != nullptr) {
+    Chunk* next = c->next;
+    bytes_ -= c->size();
+    pool.put(c);
+    c = next;
+  }
+  if (keep_tail != nullptr) {
+    keep_tail->next = nullptr;
+  } else {
+    head_ = nullptr;
+  }
+  tail_ = keep_tail;
+}
+
 bool OutQueue::write_control(ChunkPool& pool, const void* data, std::size_t n) noexcept {
   Chunk* c = pool.get(n);
   if (c == nullptr) return false;
@@ -150,7 +270,7 @@ std::size_t OutQueue::fill_iov(iovec* iov, std::size_t max_iov) noexcept {
   for (const Chunk* c = head_; c != nullptr && n < max_iov; c = c->next) {
     ++chunks;
     if (c->size() == 0) continue;
-    iov[n].iov_base = const_cast<std::uint8_t*>(c->data + c->begin);
+    iov[n].iov_base = const_cast<std::uint8_t*>(c->bytes() + c->begin);
     iov[n].iov_len = c->size();
     ++n;
   }

@@ -113,6 +113,7 @@ Result<void> Server::start(const Config& cfg, std::string& why) {
     wants.push_back({cfg.listen_tls[i].address, ListenerKind::tls, tls_slots_[i].get()});
   }
   for (const auto& a : cfg.redirect_http) wants.push_back({a, ListenerKind::redirect, nullptr});
+  for (const auto& a : cfg.api) wants.push_back({a, ListenerKind::api, nullptr});
   std::vector<std::vector<ListenerSpec>> per_worker(n);
   std::uint16_t https_port = 443;
   for (const Want& want : wants) {
@@ -150,10 +151,11 @@ Result<void> Server::start(const Config& cfg, std::string& why) {
   rc.direct_descriptors = false;
   control_ok_ = bool(control_.init(rc, control_why));
 
+  hub_ = std::make_unique<Hub>(n);
   ready_ = std::make_unique<std::atomic<int>[]>(n);
   for (unsigned w = 0; w < n; ++w) {
     ready_[w].store(0);
-    workers_.push_back(std::make_unique<Worker>(w, cfg, per_worker[w], ktls_available_));
+    workers_.push_back(std::make_unique<Worker>(w, cfg, per_worker[w], ktls_available_, hub_.get()));
   }
   for (unsigned w = 0; w < n; ++w) {
     threads_.emplace_back([this, w] {
@@ -190,6 +192,7 @@ void Server::wait() {
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
+  for (auto& w : workers_) w->discard_mail();
 }
 
 bool Server::running() const noexcept { return finished_.load() == 0; }
@@ -199,7 +202,7 @@ bool Server::healthy() const noexcept { return running() && !stopping_.load(); }
 void Server::render_metrics(PromWriter& out) const {
   std::vector<const WorkerMetrics*> all;
   for (const auto& w : workers_) all.push_back(&w->metrics());
-  gateway::render_metrics(all, out);
+  gateway::render_metrics(all, out, hub_ ? hub_->depth() : 0);
   if (cfg_.listen_tls.empty()) return;
   out.family("ringgate_tls_ticket_keys_rotated_total", "counter",
              "Changes of the session-ticket encryption key (schedule, key file, SIGHUP).");

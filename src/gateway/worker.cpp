@@ -10,6 +10,7 @@
 #include <cstddef>
 
 #include "ringgate/core/clock.hpp"
+#include "pubsub_state.hpp"
 #include "user_data.hpp"
 
 namespace ringgate::gateway {
@@ -18,18 +19,21 @@ constexpr std::uint16_t kNoSendOp = 0xffff;
 constexpr std::size_t kSendOps = 1024;
 }  // namespace
 
-Worker::Worker(unsigned id, const Config& cfg, std::vector<ListenerSpec> listeners, bool ktls_available) noexcept
+Worker::Worker(unsigned id, const Config& cfg, std::vector<ListenerSpec> listeners, bool ktls_available,
+               Hub* hub) noexcept
     : id_(id),
       cfg_(cfg),
       ktls_available_(ktls_available),
       accept_armed_(listeners.size(), 0),
       wheel_(monotonic_ms(), 10),
-      epoch_ms_(monotonic_ms()) {
+      epoch_ms_(monotonic_ms()),
+      hub_(hub) {
   for (const std::string& p : cfg_.subprotocols) subprotocols_.emplace_back(p);
   for (const ListenerSpec& spec : listeners) listeners_.push_back(Listener{spec, nullptr, 0});
 }
 
 Worker::~Worker() {
+  free_pubsub();
   for (Listener& l : listeners_) {
     if (l.spec.fd >= 0) ::close(l.spec.fd);
   }
@@ -82,6 +86,7 @@ bool Worker::setup() noexcept {
   }
   dirty_.reserve(1024);
   rearm_.reserve(1024);
+  if (!setup_pubsub()) return false;
   ring_fd_.store(ring_.ring_fd(), std::memory_order_release);
   return true;
 }
@@ -108,6 +113,7 @@ void Worker::loop() noexcept {
     std::uint64_t next = wheel_.next_deadline_ms();
     // (At least 1 ms: the wheel's bound may be up to a tick early, and spinning would not help.)
     if (next != UINT64_MAX) wait_ms = std::clamp<std::uint64_t>(next > now_ms_ ? next - now_ms_ : 1, 1, wait_ms);
+    if (ps_->wake != 0) wait_ms = 1;  // a mailbox was full: retry the backlog soon
     if (!ring_.submit_and_wait(wait_ms * 1'000'000u)) {
       RG_LOG_ERROR("worker %u: io_uring_enter failed", id_);
     }
@@ -117,7 +123,9 @@ void Worker::loop() noexcept {
       for (std::size_t i = 0; i < n; ++i) dispatch(cqes[i]);
       if (n < std::size(cqes)) break;
     }
+    pump_mail();  // entries from other workers (woken by MSG_RING or not), our backlog, wake-ups
     wheel_.advance(now_ms_, [this](timer::Entry& e) { on_timer(e); });
+    sweep_topics();
 
     if (stop_requested_.load(std::memory_order_acquire) && !draining_) begin_drain();
     if (accept_retry_ && !draining_) {
@@ -131,6 +139,7 @@ void Worker::loop() noexcept {
       }
     }
     flush();
+    if (ps_->wake != 0) pump_mail();  // what this turn's requests and deliveries sent
     // Buffers go back before re-arming the receives that ran dry.
     buffers_.publish();
     if (!rearm_.empty()) {
@@ -256,7 +265,7 @@ void Worker::on_accept(std::size_t listener, const net::Completion& c) noexcept 
     teardown(id.index, *conn);
     return;
   }
-  if (cfg_.proxy_protocol != ProxyMode::off) {
+  if (cfg_.proxy_protocol != ProxyMode::off && listeners_[listener].spec.kind != ListenerKind::api) {
     // The PROXY header is trusted only from --trusted-proxies: learn the TCP peer before reading.
     conn->flags2 |= kPeerPending | kProxyPending;
     wheel_.arm(conn->timer, now_ms_ + std::min(cfg_.handshake_timeout_ms, cfg_.proxy_timeout_ms));
@@ -347,7 +356,12 @@ void Worker::flush() noexcept {
     if (!(conn.flags & kDirty)) continue;
     conn.flags &= std::uint8_t(~kDirty);
     if (conn.phase == Phase::teardown || (conn.flags & kSendInFlight) || (conn.flags2 & kInstalling)) continue;
-    if (conn.tls == kTlsUser && !conn.out.empty() && !tls_encrypt(index, conn)) continue;
+    // User-space TLS encrypts only while little ciphertext waits, so queued messages stay plain
+    // frames (the slow-consumer policies can still drop or conflate them).
+    if (conn.tls == kTlsUser && !conn.out.empty() && conn.ext->cipher.bytes() < kCipherHighWater &&
+        !tls_encrypt(index, conn)) {
+      continue;
+    }
     if (!wire_queue(conn).empty()) {
       start_send(index, conn);
       continue;
@@ -382,7 +396,7 @@ void Worker::start_send(std::uint32_t index, Connection& conn) noexcept {
   bool ok;
   if (head->next == nullptr || free_send_op_ == kNoSendOp) {
     conn.send_iov = 0;
-    ok = bool(ring_.send(conn.fd, head->data + head->begin, head->size(), ud(kSend, index)));
+    ok = bool(ring_.send(conn.fd, head->bytes() + head->begin, head->size(), ud(kSend, index)));
     if (ok) q.lock_head();
   } else {
     const std::uint16_t op_index = free_send_op_;
@@ -428,7 +442,9 @@ void Worker::on_send(std::uint32_t index, Connection& conn, const net::Completio
     return;
   }
   mark_dirty(index, conn);  // more to send, or a phase step (finish, linger) to take
-  if ((conn.flags & kPaused) && queued_bytes(conn) <= cfg_.max_outbound_bytes / 2) {
+  if ((conn.flags3 & kGapPending) && queued_bytes(conn) <= cfg_.max_outbound_bytes / 2) flush_gaps(index, conn);
+  if ((conn.flags & kPaused) && queued_bytes(conn) <= cfg_.max_outbound_bytes / 2 &&
+      listeners_[conn.listener].spec.kind != ListenerKind::api) {  // (the API resumes in api_done)
     conn.flags &= std::uint8_t(~kPaused);
     if (!(conn.flags & kRecvArmed)) arm_recv(index, conn);
   }
@@ -438,6 +454,7 @@ void Worker::teardown(std::uint32_t index, Connection& conn) noexcept {
   if (conn.phase == Phase::teardown) return;
   conn.phase = Phase::teardown;
   wheel_.cancel(conn.timer);
+  if (conn.route == kRouteWs) detach_subscriptions(index);
   release_in(conn);
   if (conn.flags & kRecvArmed) (void)ring_.cancel(ud(kRecv, index), ud(kCancel, index));
   if (conn.flags & kSendInFlight) (void)ring_.cancel(ud(kSend, index), ud(kCancel, index));

@@ -14,7 +14,7 @@ ALLOWED = {
     "ws": {"core"},
     "net": {"core", "timer"},
     "tls": {"core"},
-    "pubsub": {"core", "timer", "net"},
+    "pubsub": {"core", "timer", "http", "ws", "net"},
     "gateway": {"core", "timer", "http", "ws", "net", "tls", "pubsub"},
     "app": {"core", "timer", "http", "ws", "net", "tls", "pubsub", "gateway"},
 }

@@ -8,6 +8,7 @@
 
 #include "ringgate/http/proxy_protocol.hpp"
 #include "ringgate/net/listener.hpp"
+#include "ringgate/pubsub/policy.hpp"
 #include "ringgate/tls/context.hpp"
 
 namespace ringgate::gateway {
@@ -47,6 +48,15 @@ struct Config {
   std::uint32_t recv_buffers = 512;            // provided buffers per worker (power of two): 2 MiB
   std::uint32_t recv_buffer_bytes = 4096;
   std::vector<std::string> subprotocols;       // offered by /echo, in order of preference
+  // Pub/sub (route /ws) and the HTTP publish API.
+  bool client_publish = false;                 // clients may publish (else err forbidden)
+  pubsub::PolicyRules slow_consumer;           // --slow-consumer [PREFIX=]POLICY
+  std::uint32_t history = 100;                 // messages kept per topic for recovery (0 = none)
+  std::uint64_t history_ttl_ms = 300000;       // topic state kept this long after its last subscriber and message
+  std::uint32_t max_publish_bytes = 65536;     // a client request or API body larger -> too_large / 413
+  std::uint32_t max_subscriptions = 1024;      // per connection
+  std::vector<net::SockAddr> api;              // --api: POST /publish listeners
+  std::string api_token;                       // bearer token (from --api-token or --api-token-file)
   bool direct_descriptors = true;
   unsigned fixed_files = 0;                    // per worker ring; 0 = RLIMIT_NOFILE
 };

@@ -63,6 +63,15 @@ enum ConnFlag3 : std::uint8_t {
   kCloseDeferred = 1u << 1,  // teardown happened while the shutdown was in flight
 };
 
+enum ConnFlag3More : std::uint8_t {
+  kGapPending = 1u << 2,  // pub/sub drop policy: gap notices wait for the queue to drain
+  kApiBusy = 1u << 3,     // HTTP API: a publish is in flight; later request bytes wait
+  kOversize = 1u << 4,    // /ws: the message being received is over the limit (discarded)
+};
+
+// What an upgraded connection speaks (Connection::route).
+enum Route : std::uint8_t { kRouteNone = 0, kRouteEcho = 1, kRouteWs = 2, kRouteApi = 3 };
+
 struct ConnExt;  // worker.hpp: TLS session, ciphertext queue, PROXY-reported client address
 
 struct Connection {

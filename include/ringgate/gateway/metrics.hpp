@@ -8,6 +8,7 @@
 
 #include "ringgate/core/metrics.hpp"
 #include "ringgate/http/request.hpp"
+#include "ringgate/pubsub/codec.hpp"
 #include "ringgate/tls/ktls.hpp"
 #include "ringgate/tls/session.hpp"
 
@@ -71,6 +72,40 @@ struct WorkerMetrics {
   std::array<Counter, std::size_t(KtlsRecord::count_)> ktls_records;
   Gauge tls_user_sessions;  // connections whose records wolfSSL handles in user space
 
+  // Pub/sub (route /ws) and the HTTP API.
+  Gauge pubsub_subscriptions;  // attached subscriptions on this worker
+  Gauge pubsub_topics;         // topics with at least one subscriber on this worker
+  Counter pubsub_published_ws, pubsub_published_api;
+  Counter pubsub_deliveries;   // messages queued for a subscriber
+  std::array<Counter, 3> pubsub_dropped;  // slow_consumer, conflated, ring_full
+  Counter pubsub_slow_closes;
+  Counter pubsub_gaps;         // gap notices sent
+  Counter pubsub_ring_overflows;  // mailbox full: a message dropped or a control entry delayed
+  std::array<Counter, pubsub::kErrorCodes> pubsub_errors;
+  // From a publish accepted by this node to the message queued on a subscriber's connection.
+  static constexpr std::array<std::uint32_t, 12> kLatencyBucketsUs = {10,   25,   50,    100,   250,    500,
+                                                                      1000, 2500, 10000, 50000, 250000, 1000000};
+  std::array<Counter, kLatencyBucketsUs.size()> latency_buckets;  // non-cumulative here
+  Counter latency_count, latency_sum_ns;
+  void observe_delivery_latency(std::uint64_t ns) noexcept {
+    const std::uint64_t us = ns / 1000;
+    for (std::size_t i = 0; i < kLatencyBucketsUs.size(); ++i) {
+      if (us < kLatencyBucketsUs[i]) {
+        latency_buckets[i].add();
+        break;
+      }
+    }
+    latency_count.add();
+    latency_sum_ns.add(ns);
+  }
+  static constexpr std::array<int, 9> kApiStatuses = {200, 400, 401, 404, 405, 411, 413, 431, 503};
+  std::array<Counter, kApiStatuses.size() + 1> api_requests;  // last = other
+  void count_api(int status) noexcept {
+    std::size_t i = 0;
+    while (i < kApiStatuses.size() && kApiStatuses[i] != status) ++i;
+    api_requests[i].add();
+  }
+
   void count_close(std::uint16_t code) noexcept {
     for (std::size_t i = 0; i < kCloseCodes.size(); ++i) {
       if (kCloseCodes[i] == code) {
@@ -82,7 +117,8 @@ struct WorkerMetrics {
   }
 };
 
-// Renders every worker's metrics, summed, in Prometheus text format.
-void render_metrics(std::span<const WorkerMetrics* const> workers, PromWriter& out);
+// Renders every worker's metrics, summed, in Prometheus text format. `ring_depth`: entries waiting
+// in the cross-worker mailboxes now.
+void render_metrics(std::span<const WorkerMetrics* const> workers, PromWriter& out, std::uint64_t ring_depth = 0);
 
 }  // namespace ringgate::gateway

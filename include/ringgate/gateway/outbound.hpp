@@ -6,6 +6,10 @@
 // a per-worker ChunkPool and go back to it, so steady traffic allocates nothing; a message larger
 // than a chunk gets a chunk of its own size (assembled in place, see Chunk::headroom).
 // An idle connection holds no chunk: an empty queue is two null pointers and a counter.
+//
+// Published messages are not copied: a reference chunk (a small node from the pool) points at a
+// LocalFrame, this worker's share of a pub/sub SharedFrame. The worker counts its subscribers'
+// references to it without atomics and gives its one shared reference back when the last goes.
 #pragma once
 
 #include <sys/uio.h>
@@ -13,19 +17,33 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "ringgate/pubsub/frame.hpp"
+
 namespace ringgate::gateway {
+
+struct LocalFrame {
+  pubsub::SharedFrame* frame;
+  std::uint32_t refs;  // queued reference chunks (+1 while the worker is still fanning it out)
+  LocalFrame* next_free;
+};
+
+inline constexpr std::uint16_t kRefChunk = 2;  // Chunk::pooled of a reference chunk
 
 struct Chunk {
   Chunk* next;
   std::uint32_t begin;  // first byte not yet sent
   std::uint32_t end;    // one past the last byte written
   std::uint32_t cap;    // bytes available in data[]
-  std::uint16_t pooled;  // 1 when it belongs to the standard-size pool
+  std::uint16_t pooled;  // 1 when it belongs to the standard-size pool, kRefChunk for a reference
   std::uint16_t control; // 1 when it holds a control frame put ahead of queued data
   std::uint8_t data[];
 
   std::uint32_t size() const noexcept { return end - begin; }
-  std::uint32_t room() const noexcept { return cap - end; }
+  std::uint32_t room() const noexcept { return cap - end; }  // 0 for a reference (cap == end)
+  bool is_ref() const noexcept { return pooled == kRefChunk; }
+  LocalFrame* ref() const noexcept { return *reinterpret_cast<LocalFrame* const*>(data); }
+  // The bytes begin/end index: the chunk's own, or the shared frame's.
+  const std::uint8_t* bytes() const noexcept { return is_ref() ? ref()->frame->bytes : data; }
 };
 
 class ChunkPool {
@@ -42,12 +60,21 @@ class ChunkPool {
   // Grows an unqueued chunk to at least `min_bytes` of capacity, keeping its contents.
   Chunk* grow(Chunk* c, std::size_t min_bytes) noexcept;
   void put(Chunk* c) noexcept;
+  // A reference chunk for `lf` (whole frame unsent); takes one local reference.
+  Chunk* get_ref(LocalFrame* lf) noexcept;
+  // This worker's share of a frame it was handed (with one shared reference); refs start at 1
+  // (the fan-out's own hold, dropped with release_local() when it is done).
+  LocalFrame* local_frame(pubsub::SharedFrame* f) noexcept;
+  void release_local(LocalFrame* lf) noexcept;
   std::uint32_t cached() const noexcept { return cached_count_; }
   std::uint64_t outstanding() const noexcept { return outstanding_; }
 
  private:
   Chunk* free_ = nullptr;
+  Chunk* free_refs_ = nullptr;
+  LocalFrame* free_locals_ = nullptr;
   std::uint32_t cached_count_ = 0, max_cached_;
+  std::uint32_t cached_refs_ = 0, cached_locals_ = 0;
   std::uint64_t outstanding_ = 0;
 };
 
@@ -65,6 +92,13 @@ class OutQueue {
   bool write_stream(ChunkPool& pool, const void* data, std::size_t n) noexcept;
   // Appends a filled chunk (e.g. an assembled message); the queue takes ownership.
   void append(Chunk* c) noexcept;
+  // Queues a shared frame by reference. False when out of memory.
+  bool append_ref(ChunkPool& pool, LocalFrame* lf) noexcept;
+  // Conflation: replaces the queued, not yet started frame of the same topic with `lf`. False
+  // when the queue holds none (the caller then appends).
+  bool replace_ref(ChunkPool& pool, LocalFrame* lf) noexcept;
+  // Drops everything a send has not taken (a slow consumer being closed): in-flight bytes stay.
+  void drop_unsent(ChunkPool& pool) noexcept;
 
   // A control frame (ping, pong) jumps the queue: it goes right after the chunks a send has
   // already taken (which the kernel may be transmitting) and after control frames queued before it

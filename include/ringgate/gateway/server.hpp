@@ -34,7 +34,7 @@ class Server {
 
   // Opens listeners and starts the workers; returns once every worker is running (or one failed).
   Result<void> start(const Config& cfg, std::string& why);
-  // The listeners actually bound: --listen, then --listen-tls, then --redirect-http, each in order.
+  // The listeners actually bound: --listen, --listen-tls, --redirect-http, then --api, each in order.
   const std::vector<Bound>& listeners() const noexcept { return bound_; }
   // SIGHUP: reloads certificates (new contexts for new connections) and the ticket-key file.
   // On an error the old state stays and `why` says what failed.
@@ -65,6 +65,7 @@ class Server {
   std::uint64_t next_rotation_ms_ = 0;
   bool ktls_available_ = false;
   std::vector<int> orphan_fds_;  // listeners opened before a later one failed (workers own the rest)
+  std::unique_ptr<Hub> hub_;  // pub/sub mailboxes between the workers
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   std::unique_ptr<std::atomic<int>[]> ready_;

@@ -21,10 +21,14 @@
 #include "ringgate/core/slab.hpp"
 #include "ringgate/gateway/config.hpp"
 #include "ringgate/gateway/connection.hpp"
+#include "ringgate/gateway/hub.hpp"
 #include "ringgate/gateway/metrics.hpp"
 #include "ringgate/http/request.hpp"
 #include "ringgate/net/buffer_ring.hpp"
 #include "ringgate/net/ring.hpp"
+#include "ringgate/pubsub/broker.hpp"
+#include "ringgate/pubsub/codec.hpp"
+#include "ringgate/pubsub/policy.hpp"
 #include "ringgate/timer/wheel.hpp"
 #include "ringgate/tls/context.hpp"
 #include "ringgate/tls/ktls.hpp"
@@ -32,7 +36,12 @@
 
 namespace ringgate::gateway {
 
-enum class ListenerKind : std::uint8_t { plain, tls, redirect };
+enum class ListenerKind : std::uint8_t { plain, tls, redirect, api };
+
+struct PubsubState;  // pubsub_state.hpp
+struct SubRequest;
+struct PubRequest;
+struct OwnedTopic;
 
 // One listening socket of a worker, as the server opened it.
 struct ListenerSpec {
@@ -56,7 +65,8 @@ struct ConnExt {
 
 class Worker {
  public:
-  Worker(unsigned id, const Config& cfg, std::vector<ListenerSpec> listeners, bool ktls_available) noexcept;
+  Worker(unsigned id, const Config& cfg, std::vector<ListenerSpec> listeners, bool ktls_available,
+         Hub* hub) noexcept;
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -66,6 +76,8 @@ class Worker {
   void run(std::atomic<int>& ready) noexcept;
   // From any thread: begin the graceful drain (close 1001 to everyone, stop accepting).
   void request_stop() noexcept;
+  // After every worker has stopped: frees what is still in the mailboxes addressed to this one.
+  void discard_mail() noexcept;
   const WorkerMetrics& metrics() const noexcept { return metrics_; }
   const std::string& error() const noexcept { return error_; }
   std::string features() const;
@@ -95,6 +107,14 @@ class Worker {
     std::uint64_t generation = 0;
   };
   friend struct EchoSink;
+  friend struct PubSink;
+  struct BrokerEvents final : pubsub::Broker::Events {
+    Worker& w;
+    explicit BrokerEvents(Worker& worker) noexcept : w(worker) {}
+    void on_message(std::string_view topic, std::string_view data) noexcept override;
+    void on_published(std::uint64_t token, pubsub::PublishResult result) noexcept override;
+    void on_state(bool up) noexcept override;
+  };
 
   // worker.cpp: the loop and the ring plumbing
   bool setup() noexcept;
@@ -139,6 +159,55 @@ class Worker {
   void release_in(Connection& conn) noexcept;
   void refuse_redirect(std::uint32_t index, Connection& conn, const http::Request& req) noexcept;
 
+  // pubsub_conn.cpp: the /ws client protocol and delivery to this worker's subscribers
+  void on_ws_frames(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
+  void on_request(std::uint32_t index, Connection& conn, const std::uint8_t* data, std::size_t len) noexcept;
+  void send_json(std::uint32_t index, Connection& conn, const char* json, std::size_t n) noexcept;
+  void send_err(std::uint32_t index, Connection& conn, bool has_id, std::uint64_t id, pubsub::ErrorCode code,
+                std::string_view message) noexcept;
+  void client_sub(std::uint32_t index, Connection& conn, const pubsub::Request& req) noexcept;
+  void client_unsub(std::uint32_t index, Connection& conn, const pubsub::Request& req) noexcept;
+  void client_pub(std::uint32_t index, Connection& conn, const pubsub::Request& req) noexcept;
+  void on_sub_done(SubRequest* r) noexcept;
+  void on_pub_done(PubRequest* r) noexcept;
+  void deliver_local(pubsub::SharedFrame* f, bool gap) noexcept;
+  void enqueue_frame(std::uint32_t index, Connection& conn, LocalFrame* lf, pubsub::SlowPolicy policy) noexcept;
+  void slow_close(std::uint32_t index, Connection& conn) noexcept;
+  void flush_gaps(std::uint32_t index, Connection& conn) noexcept;
+  void detach_subscriptions(std::uint32_t index) noexcept;
+  void detach_one(std::uint32_t index, std::uint64_t topic_id) noexcept;
+  std::uint64_t conn_token(std::uint32_t index) const noexcept {
+    return std::uint64_t(conns_.generation(index)) << 32 | index;
+  }
+  Connection* conn_of(std::uint64_t token, std::uint32_t& index) noexcept;
+
+  // fanout.cpp: topics this worker owns, the broker, the mailboxes between workers
+  bool setup_pubsub() noexcept;
+  void owner_sub(SubRequest* r) noexcept;
+  void owner_unsub(unsigned from, std::uint64_t topic_id) noexcept;
+  void owner_pub(PubRequest* r) noexcept;
+  void owner_message(std::string_view topic, std::string_view data) noexcept;
+  OwnedTopic* owned_topic(std::string_view name, bool create) noexcept;
+  unsigned owner_of(std::string_view topic) const noexcept;
+  void route_sub(SubRequest* r) noexcept;
+  void route_pub(PubRequest* r) noexcept;
+  void route_unsub(std::string_view topic, std::uint64_t topic_id) noexcept;
+  bool mail(unsigned to, const pubsub::MailEntry& e, bool control) noexcept;
+  void on_mail(const pubsub::MailEntry& e) noexcept;
+  void pump_mail() noexcept;
+  void sweep_topics() noexcept;
+  void free_pubsub() noexcept;
+
+  // api.cpp: the HTTP publish API (--api)
+  void api_input(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
+  void api_step(std::uint32_t index, Connection& conn) noexcept;
+  bool api_one(std::uint32_t index, Connection& conn) noexcept;
+  std::size_t api_limit() const noexcept;  // bytes of requests a connection may have waiting
+  void api_respond(std::uint32_t index, Connection& conn, int status, std::string_view body, bool keep_alive,
+                   std::string_view extra_headers = {}) noexcept;
+  void api_done(PubRequest* r) noexcept;
+  void serve_demo_page(std::uint32_t index, Connection& conn) noexcept;
+
   // tls_conn.cpp: the layers under HTTP: PROXY header, TLS (wolfSSL or kernel), close_notify
   void on_wire_bytes(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
   void on_peer_known(std::uint32_t index, Connection& conn, const sockaddr* peer) noexcept;
@@ -166,6 +235,7 @@ class Worker {
   }
 
   static constexpr std::size_t kPlainBytes = 16384;  // one TLS record's plaintext at most
+  static constexpr std::uint32_t kCipherHighWater = 65536;  // encrypt ahead of the socket at most this
 
   unsigned id_;
   Config cfg_;
@@ -194,6 +264,10 @@ class Worker {
   bool accept_retry_ = false;
   std::uint64_t drain_deadline_ms_ = 0;
   RateLimiter refusal_log_{10};
+  Hub* hub_;
+  bool api_stepping_ = false;
+  std::unique_ptr<PubsubState> ps_;
+  BrokerEvents broker_events_{*this};
   std::vector<PendingLog> pending_logs_;
   WorkerMetrics metrics_;
 };

@@ -1,0 +1,112 @@
+// A worker's pub/sub state (private to the gateway): the topics its connections subscribe to
+// (LocalTopic), the topics it owns (OwnedTopic: sequence numbers, history, which workers are
+// interested), and the request objects that travel between workers through the Hub's mailboxes.
+//
+// Ownership across workers: a request object belongs to whoever holds the mailbox entry that
+// carries it; the reply travels back in the same object. A frame in a kMailDeliver entry carries
+// one shared reference.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "ringgate/pubsub/broker.hpp"
+#include "ringgate/pubsub/codec.hpp"
+#include "ringgate/pubsub/frame.hpp"
+#include "ringgate/pubsub/mailbox.hpp"
+#include "ringgate/pubsub/policy.hpp"
+
+namespace ringgate::gateway {
+
+enum MailKind : std::uint32_t {
+  kMailDeliver = 1,  // owner -> worker: p = SharedFrame (one reference), a = 1 when a gap precedes it
+  kMailSub,          // worker -> owner: p = SubRequest
+  kMailSubDone,      // owner -> worker: the same SubRequest, answered
+  kMailUnsub,        // worker -> owner: a = worker, b = topic id (one subscription fewer)
+  kMailPub,          // worker -> owner: p = PubRequest
+  kMailPubDone,      // owner -> worker: the same PubRequest, answered
+};
+
+struct SubRequest {
+  std::string topic;
+  unsigned from = 0;
+  std::uint64_t conn = 0;  // the requesting connection: (generation << 32) | slot index
+  std::uint64_t id = 0;
+  bool has_since = false;
+  std::uint64_t since = 0;
+  // Filled by the owner.
+  std::uint64_t topic_id = 0, seq = 0;
+  bool gap = false;
+  std::vector<pubsub::SharedFrame*> replay;  // one reference each, in seq order
+};
+
+struct PubRequest {
+  std::string topic, data;
+  unsigned from = 0;
+  std::uint64_t conn = 0;
+  std::uint64_t id = 0;
+  bool api = false;  // from the HTTP API (the reply is an HTTP response)
+  std::uint64_t received_ns = 0;
+  // Filled by the owner.
+  pubsub::PublishResult result = pubsub::PublishResult::unavailable;
+  std::uint64_t seq = 0, delivered = 0;
+};
+
+struct OwnedTopic {
+  std::string name;
+  std::uint64_t id = 0;
+  std::uint64_t seq = 0;                  // last sequence number given
+  std::vector<std::uint32_t> counts;      // subscriptions per worker
+  std::uint64_t total = 0;
+  std::uint64_t interest = 0;             // workers with counts > 0
+  std::uint64_t gap = 0;                  // workers whose last delivery was dropped (ring full)
+  std::deque<pubsub::SharedFrame*> history;  // one reference each, oldest first
+  std::uint64_t idle_since_ms = 0;        // last message or last subscriber gone
+};
+
+struct LocalTopic {
+  std::string name;
+  std::uint64_t id = 0;
+  std::uint64_t last_seq = 0;             // last message delivered here
+  pubsub::SlowPolicy policy = pubsub::SlowPolicy::disconnect;
+  std::vector<std::uint32_t> subs;        // connection slot indices
+};
+
+struct ConnSub {
+  std::uint64_t topic;  // topic id
+  std::uint32_t pos;    // index in LocalTopic::subs
+};
+
+struct ConnSubs {
+  std::vector<ConnSub> topics;
+  std::vector<std::uint64_t> gaps;  // topics with a gap to announce once the queue drains (drop policy)
+  std::uint32_t pending = 0;        // subscriptions waiting for their owner's answer
+};
+
+struct PubsubState {
+  // A request is its data plus the envelope (op, id, topic): 1 KiB is room for the envelope.
+  explicit PubsubState(std::size_t max_publish_bytes)
+      : decoder_limit(max_publish_bytes + 1024), decoder(decoder_limit) {}
+  std::size_t decoder_limit;
+  pubsub::Decoder decoder;
+  std::unique_ptr<pubsub::Broker> broker;
+  // Topics this worker's connections subscribe to.
+  std::unordered_map<std::uint64_t, LocalTopic> local;
+  std::unordered_map<std::string, std::uint64_t> local_ids;
+  std::unordered_map<std::uint32_t, ConnSubs> conns;
+  // Topics this worker owns.
+  std::unordered_map<std::string, std::unique_ptr<OwnedTopic>> owned;
+  std::unordered_map<std::uint64_t, OwnedTopic*> owned_ids;
+  std::uint64_t next_topic_id = 1;
+  PubRequest* publishing = nullptr;  // the request the broker is publishing (loopback)
+  // Cross-worker plumbing: control entries that found a mailbox full wait here, in order.
+  std::vector<std::deque<pubsub::MailEntry>> backlog;
+  std::uint64_t wake = 0;            // workers that got entries this turn
+  std::uint64_t next_sweep_ms = 0;
+};
+
+}  // namespace ringgate::gateway
