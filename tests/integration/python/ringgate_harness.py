@@ -15,12 +15,14 @@ import os
 import re
 import signal
 import ipaddress
+import json
 import shutil
 import socket
 import ssl
 import struct
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -32,6 +34,7 @@ LISTEN_RE = re.compile(r"listening on ws://([0-9.]+):(\d+)")
 LISTEN_TLS_RE = re.compile(r"listening on wss://([0-9.]+):(\d+)")
 REDIRECT_RE = re.compile(r"redirecting http://([0-9.]+):(\d+) to https")
 ADMIN_RE = re.compile(r"admin on http://([0-9.]+):(\d+)")
+API_RE = re.compile(r"api on http://([0-9.]+):(\d+)")
 START_TIMEOUT_S = 10.0
 IO_TIMEOUT_S = 10.0
 
@@ -88,6 +91,8 @@ class Server:
         self.tls_ports = []       # TLS listeners
         self.redirect_ports = []  # --redirect-http listeners
         self.tls_port = None      # the first TLS listener, or None
+        self.api_port = None      # the --api (HTTP publish) listener, when --api was given
+        self.want_api = "--api" in self.args
         # Every listener prints one line; wait for all of them (and the admin line) before use.
         self.want_listeners = sum(a in ("--listen", "--listen-tls", "--redirect-http")
                                   for a in self.args)
@@ -101,7 +106,8 @@ class Server:
         def ready():
             text = self.stderr_text()
             n = sum(len(rx.findall(text)) for rx in (LISTEN_RE, LISTEN_TLS_RE, REDIRECT_RE))
-            return n >= max(1, self.want_listeners) and (ADMIN_RE.search(text) or not self.want_admin)
+            return (n >= max(1, self.want_listeners) and (ADMIN_RE.search(text) or not self.want_admin)
+                    and (API_RE.search(text) or not self.want_api))
 
         deadline = time.monotonic() + START_TIMEOUT_S
         while not ready():
@@ -125,6 +131,8 @@ class Server:
             self.tls_port = self.tls_ports[0]
         if self.want_admin:
             self.admin_port = int(ADMIN_RE.search(text).group(2))
+        if self.want_api:
+            self.api_port = int(API_RE.search(text).group(2))
         return self
 
     def pid(self):
@@ -515,3 +523,297 @@ def proxy_v2(src_ip=None, dst_ip=None, src_port=0, dst_port=0, tlvs=(), local=Fa
     body = addr + tlv_bytes
     n = len(body) if length_override is None else length_override
     return PROXY_V2_SIG + struct.pack("!BBH", ver_cmd, fam, n) + body
+
+
+# -- pub/sub (issue 6): JSON protocol on /ws and the HTTP publish API -------------------------
+class WsClosed(Exception):
+    """The server closed the WebSocket: `code` from its close frame, 1006 for EOF/reset."""
+
+    def __init__(self, code, reason=b""):
+        super().__init__(f"websocket closed: code={code} reason={reason!r}")
+        self.code = code
+        self.reason = reason
+
+
+def fast_mask(payload, key):
+    """XOR-masks `payload` with the 4-byte `key` (big-int XOR: fast enough for megabytes)."""
+    n = len(payload)
+    if n == 0:
+        return b""
+    k = (key * (n // 4 + 1))[:n]
+    return (int.from_bytes(payload, "little") ^ int.from_bytes(k, "little")).to_bytes(n, "little")
+
+
+class PubSubClient:
+    """A blocking client for the pub/sub protocol on a plain socket. Frames are parsed only once
+    complete, so a timed-out read never loses bytes; pings are answered with pongs; server frames
+    read while waiting for one reply are kept, in order, for recv(). rcvbuf: SO_RCVBUF set before
+    connect (a small one makes a slow consumer that the server cannot push much into)."""
+
+    def __init__(self, port, path="/ws", rcvbuf=None, extra_headers="", timeout=IO_TIMEOUT_S):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            if rcvbuf:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sock.settimeout(timeout)
+            sock.connect(("127.0.0.1", port))
+            sock.sendall(upgrade_request(path, extra=extra_headers))
+            self.response, rest = read_http_response(sock)
+        except BaseException:
+            sock.close()
+            raise
+        if self.response.status != 101:
+            sock.close()
+            raise AssertionError(f"upgrade to {path} refused: {self.response!r}")
+        self.sock = sock
+        self.timeout = timeout
+        self.buf = bytearray(rest)
+        self.pos = 0
+        self.pending = []        # (raw, obj) read while waiting for a reply
+        self.next_id = 1
+        self.close_code = None   # set once a close frame, EOF or reset was seen
+        self._frag = None        # (opcode, bytearray) of a fragmented message
+
+    # -- sending -----------------------------------------------------------------------------
+    def send_frame(self, opcode, payload, fin=True):
+        b0 = (0x80 if fin else 0) | opcode
+        n = len(payload)
+        if n < 126:
+            head = struct.pack("!BB", b0, 0x80 | n)
+        elif n < 65536:
+            head = struct.pack("!BBH", b0, 0x80 | 126, n)
+        else:
+            head = struct.pack("!BBQ", b0, 0x80 | 127, n)
+        key = os.urandom(4)
+        self.sock.sendall(head + key + fast_mask(payload, key))
+
+    def send_text(self, text):
+        self.send_frame(OP_TEXT, text.encode("utf-8") if isinstance(text, str) else text)
+
+    def new_id(self):
+        i = self.next_id
+        self.next_id += 1
+        return i
+
+    def request(self, op, **fields):
+        """Sends {"op":op,"id":<new>,...fields}; returns the id."""
+        rid = self.new_id()
+        self.send_text(json.dumps({"op": op, "id": rid, **fields}, separators=(",", ":")))
+        return rid
+
+    def send_pub(self, topic, data_raw, rid=None):
+        """A pub whose data is the raw JSON text `data_raw` (sent as is). Returns the id."""
+        rid = self.new_id() if rid is None else rid
+        self.send_text('{"op":"pub","id":%d,"topic":%s,"data":%s}'
+                       % (rid, json.dumps(topic), data_raw))
+        return rid
+
+    # -- receiving ---------------------------------------------------------------------------
+    def _parse(self):
+        """One complete frame (fin, opcode, payload) from the buffer, or None."""
+        buf, p = self.buf, self.pos
+        if len(buf) - p < 2:
+            return None
+        b0, b1 = buf[p], buf[p + 1]
+        if b1 & 0x80:
+            raise AssertionError("server frame is masked")
+        n, h = b1 & 0x7F, 2
+        if n == 126:
+            if len(buf) - p < 4:
+                return None
+            (n,), h = struct.unpack_from("!H", buf, p + 2), 4
+        elif n == 127:
+            if len(buf) - p < 10:
+                return None
+            (n,), h = struct.unpack_from("!Q", buf, p + 2), 10
+        if len(buf) - p < h + n:
+            return None
+        payload = bytes(buf[p + h:p + h + n])
+        self.pos = p + h + n
+        if self.pos > (1 << 20):
+            del self.buf[:self.pos]
+            self.pos = 0
+        return bool(b0 & 0x80), b0 & 0x0F, payload
+
+    def _fill(self, deadline):
+        """Reads more bytes; False when `deadline` passed first. Raises WsClosed on EOF/reset."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        self.sock.settimeout(left)
+        try:
+            chunk = self.sock.recv(262144)
+        except socket.timeout:
+            return False
+        except (ConnectionResetError, BrokenPipeError):
+            self.close_code = 1006
+            raise WsClosed(1006, b"reset")
+        if not chunk:
+            self.close_code = 1006
+            raise WsClosed(1006, b"eof")
+        self.buf += chunk
+        return True
+
+    def recv_message(self, timeout=None):
+        """(opcode, payload) of the next data message; raises WsClosed on a close frame/EOF and
+        TimeoutError when nothing complete arrives within `timeout`."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            frame = self._parse()
+            if frame is None:
+                if not self._fill(deadline):
+                    raise TimeoutError("no complete frame in time")
+                continue
+            fin, opcode, payload = frame
+            if opcode == OP_PING:
+                self.send_frame(OP_PONG, payload)
+            elif opcode == OP_PONG:
+                pass
+            elif opcode == OP_CLOSE:
+                code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+                self.close_code = code
+                raise WsClosed(code, payload[2:])
+            elif opcode == OP_CONT:
+                if self._frag is None:
+                    raise AssertionError("continuation frame without a first fragment")
+                self._frag[1].extend(payload)
+                if fin:
+                    op, data = self._frag
+                    self._frag = None
+                    return op, bytes(data)
+            elif not fin:
+                self._frag = (opcode, bytearray(payload))
+            else:
+                return opcode, payload
+
+    def recv(self, timeout=None):
+        """(raw bytes, parsed object) of the next server text message (kept ones first)."""
+        if self.pending:
+            return self.pending.pop(0)
+        opcode, payload = self.recv_message(timeout)
+        if opcode != OP_TEXT:
+            raise AssertionError(f"expected a text frame, got opcode {opcode}: {payload[:100]!r}")
+        return payload, json.loads(payload)
+
+    def reply(self, rid, timeout=None):
+        """The ack/err with id `rid`; other messages read meanwhile are kept for recv()."""
+        for i, (_, obj) in enumerate(self.pending):
+            if obj.get("op") in ("ack", "err") and obj.get("id") == rid:
+                return self.pending.pop(i)[1]
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            opcode, payload = self.recv_message(max(0.0, deadline - time.monotonic()))
+            if opcode != OP_TEXT:
+                raise AssertionError(f"expected a text frame, got opcode {opcode}")
+            obj = json.loads(payload)
+            if obj.get("op") in ("ack", "err") and obj.get("id") == rid:
+                return obj
+            self.pending.append((payload, obj))
+
+    def call(self, op, **fields):
+        return self.reply(self.request(op, **fields))
+
+    def sub(self, topic, **fields):
+        return self.call("sub", topic=topic, **fields)
+
+    def unsub(self, topic):
+        return self.call("unsub", topic=topic)
+
+    def ping(self):
+        return self.call("ping")
+
+    def pub(self, topic, data_raw):
+        return self.reply(self.send_pub(topic, data_raw))
+
+    def quiet(self, duration):
+        """Every text message that arrives within `duration` seconds (expected: none)."""
+        got = list(self.pending)
+        self.pending.clear()
+        deadline = time.monotonic() + duration
+        while True:
+            try:
+                got.append(self.recv(max(0.0, deadline - time.monotonic())))
+            except TimeoutError:
+                return got
+
+    def close(self, code=None):
+        """Closes the socket; with `code`, a close frame goes first (best effort)."""
+        if code is not None and self.close_code is None:
+            try:
+                self.send_frame(OP_CLOSE, struct.pack("!H", code))
+            except OSError:
+                pass
+        self.sock.close()
+
+
+class Collector(threading.Thread):
+    """Reads a PubSubClient on a thread (so the kernel buffers never fill up while the test
+    publishes) until `done(frames)` holds, the connection closes, or `timeout` passes.
+    frames: [(raw, obj)] in arrival order; closed: the WsClosed, if any; error: anything else."""
+
+    def __init__(self, client, done, timeout):
+        super().__init__(daemon=True)
+        self.client, self.done, self.timeout = client, done, timeout
+        self.frames = []
+        self.closed = None
+        self.error = None
+        self.finished = False
+
+    def run(self):
+        deadline = time.monotonic() + self.timeout
+        try:
+            while not self.done(self.frames):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                try:
+                    self.frames.append(self.client.recv(min(left, 0.5)))
+                except TimeoutError:
+                    continue
+            self.finished = True
+        except WsClosed as e:
+            self.closed = e
+        except BaseException as e:  # reported by the test
+            self.error = e
+
+
+def msgs_of(frames, topic=None):
+    """The msg objects among `frames` ([(raw, obj)]), optionally for one topic."""
+    return [o for _, o in frames if o.get("op") == "msg" and (topic is None or o.get("topic") == topic)]
+
+
+def vm_rss_kb(pid):
+    """Resident set size of `pid` from /proc/PID/status, in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS in /proc/{pid}/status")
+
+
+class ApiClient:
+    """A keep-alive HTTP/1.1 client for the publish API: one connection, requests in turn."""
+
+    def __init__(self, port, timeout=IO_TIMEOUT_S):
+        self.sock = connect(port, timeout)
+        self.buf = b""
+
+    def request(self, method, path, body=b"", token=None, headers=(), content_length=True):
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
+        if token is not None:
+            lines.append(f"Authorization: Bearer {token}")
+        if content_length:
+            lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+        lines += list(headers)
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        resp, self.buf = read_http_response(self.sock, self.buf)
+        return resp
+
+    def publish(self, token, topic, data_raw):
+        body = '{"topic":%s,"data":%s}' % (json.dumps(topic), data_raw)
+        return self.request("POST", "/publish", body, token=token)
+
+    def close(self):
+        self.sock.close()
