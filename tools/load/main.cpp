@@ -1,5 +1,5 @@
 // ringgate-load: io_uring WebSocket load generator (echo, hold over ws:// or wss://; handshake:
-// TLS handshakes per second, see handshake.hpp). The main thread sets the run's
+// TLS handshakes per second, see handshake.hpp; fanout: pub/sub delivery, see fanout_run.hpp). The main thread sets the run's
 // phases, samples progress once per second (live line on a TTY, plain lines otherwise), samples
 // the server from /proc around the measured window, and renders the results; workers do all I/O.
 // Exit code: 0 = no errors, 1 = the run completed with errors, 2 = bad usage or set-up failure.
@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "fanout_run.hpp"
 #include "handshake.hpp"
 #include "options.hpp"
 #include "proc_sample.hpp"
@@ -402,5 +403,6 @@ int main(int argc, char** argv) {
     }
   }
   if (o.mode == "handshake") return HandshakeRun(o, std::move(ctx)).execute();
+  if (o.mode == "fanout") return run_fanout(o, std::move(ctx), g_interrupted);
   return Run(o, std::move(ctx)).execute();
 }

@@ -17,6 +17,14 @@ const char* usage_text() noexcept {
          "                          [--resume none|tickets|ids] [--warmup S] [--json FILE] [--server-pid PID]\n"
          "         (C concurrent slots loop: connect, TLS handshake, close_notify, close; no WebSocket;\n"
          "          ids = TLS 1.2 session IDs with tickets off, implies --tls-version 1.2)\n"
+         "       ringgate-load fanout --url ws[s]://HOST[:PORT]/ws --subscribers S --topics T --publishers P\n"
+         "                          --rate MSGS_PER_SECOND --duration S [--size BYTES (64)] [--via ws|api]\n"
+         "                          [--api http://HOST:PORT --api-token TOKEN] [--settle S (2)] [--burst N]\n"
+         "                          [--warmup S] [--json FILE] [--server-pid PID]\n"
+         "         (subscriber i subscribes to load.<i % T>; after all acks, P publishers send R msg/s in total\n"
+         "          round-robin over the topics, via pub frames (server: --client-publish on) or POST /publish;\n"
+         "          seqs verified per subscriber, latency = delivery - publish time; --burst N: one topic,\n"
+         "          N messages at once, time to the last delivery; exit 1 on missing/out-of-order/failed pubs)\n"
          "common: [--threads N] [--max-pending N] [--connect-timeout S] [--close-timeout S]\n"
          "        [--sockbuf BYTES] [--src-spread N (1..253)] [--quiet]\n"
          "wss://: [--tls-version 1.2|1.3 (default: negotiate)] [--ciphers LIST] [--no-tickets]\n"
@@ -98,14 +106,19 @@ std::string check_tls_options(Options& o, bool tls_flags, const std::string& sni
 }
 
 std::string parse_options(int argc, char** argv, Options& o) {
-  for (int i = 0; i < argc; ++i) o.command_line += (i ? " " : "") + std::string(argv[i]);
-  if (argc < 2) return "missing subcommand (echo, hold or handshake)";
-  o.mode = argv[1];
-  if (o.mode != "echo" && o.mode != "hold" && o.mode != "handshake") {
-    return "unknown subcommand '" + o.mode + "' (echo, hold or handshake)";
+  for (int i = 0; i < argc; ++i) {
+    if (i) o.command_line += ' ';
+    o.command_line += argv[i];
   }
+  if (argc < 2) return "missing subcommand (echo, hold, handshake or fanout)";
+  o.mode = argv[1];
+  if (o.mode == "-h" || o.mode == "--help") return "help";
+  if (o.mode != "echo" && o.mode != "hold" && o.mode != "handshake" && o.mode != "fanout") {
+    return "unknown subcommand '" + o.mode + "' (echo, hold, handshake or fanout)";
+  }
+  const bool fanout = o.mode == "fanout";
   std::string url, sni;
-  bool tls_flags = false, connections_set = false;
+  bool tls_flags = false, connections_set = false, size_set = false, rate_set = false, duration_set = false;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&](std::string& v) {
@@ -139,18 +152,37 @@ std::string parse_options(int argc, char** argv, Options& o) {
       if (!(err = num(d, 1)).empty() || d > 50'000'000) return err.empty() ? "--connections too large" : err;
       o.connections = std::uint32_t(d);
       connections_set = true;
+      if (fanout) return "--connections does not apply to fanout (--subscribers, --publishers)";
     } else if (a == "--size") {
       if (!(err = num(d, 0)).empty() || d > (16u << 20)) return err.empty() ? "--size above 16 MiB" : err;
       o.size = std::size_t(d);
+      size_set = true;
     } else if (a == "--inflight") {
       if (!(err = num(d, 1)).empty() || d > 4096) return err.empty() ? "--inflight above 4096" : err;
       o.inflight = std::uint32_t(d);
     } else if (a == "--duration") {
       if (!(err = num(o.duration_s, 0)).empty()) return err;
+      duration_set = true;
     } else if (a == "--warmup") {
       if (!(err = num(o.warmup_s, 0)).empty()) return err;
     } else if (a == "--rate") {
-      if (!(err = num(o.rate, 0)).empty()) return err;
+      if (!(err = num(fanout ? o.pub_rate : o.rate, 0)).empty()) return err;
+      rate_set = true;
+    } else if (fanout && (a == "--subscribers" || a == "--topics" || a == "--publishers" || a == "--burst")) {
+      double lo = a == "--burst" ? 1 : a == "--publishers" ? 0 : 1;
+      if (!(err = num(d, lo)).empty() || d > 50'000'000) return err.empty() ? a + " too large" : err;
+      (a == "--subscribers" ? o.subscribers : a == "--topics" ? o.topics : a == "--publishers" ? o.publishers : o.burst) =
+          std::uint32_t(d);
+    } else if (fanout && a == "--settle") {
+      if (!(err = num(o.settle_s, 0)).empty()) return err;
+    } else if (fanout && a == "--via") {
+      std::string v;
+      if (!value(v) || (v != "ws" && v != "api")) return "bad value for --via: '" + v + "' (ws or api)";
+      o.via_api = v == "api";
+    } else if (fanout && a == "--api") {
+      if (!value(o.api_url)) return "missing value for --api";
+    } else if (fanout && a == "--api-token") {
+      if (!value(o.api_token) || o.api_token.empty()) return "missing value for --api-token";
     } else if (a == "--connect-timeout") {
       if (!(err = num(o.connect_timeout_s, 0.1)).empty()) return err;
     } else if (a == "--close-timeout") {
@@ -209,7 +241,45 @@ std::string parse_options(int argc, char** argv, Options& o) {
   if (o.mode == "handshake" && !connections_set) o.connections = 1;
   std::string err = parse_url(url, o);
   if (!err.empty()) return err;
+  if (fanout && !(err = check_fanout_options(o, size_set, rate_set, duration_set)).empty()) return err;
   return check_tls_options(o, tls_flags, sni);
+}
+
+std::string check_fanout_options(Options& o, bool size_set, bool rate_set, bool duration_set) {
+  if (o.subscribers == 0) return "fanout needs --subscribers S";
+  if (!size_set) o.size = 64;
+  if (o.size > (1u << 20)) return "--size above 1 MiB for fanout";
+  if (o.burst > 0) {
+    if (o.topics != 1) return "--burst uses one topic (load.0): drop --topics or give --topics 1";
+    if (o.burst > 100000) return "--burst above 100000";
+    if (o.publishers == 0) o.publishers = 1;
+    o.warmup_s = 0;
+  } else {
+    if (!rate_set || o.pub_rate <= 0) return "fanout needs --rate R (messages per second over all publishers)";
+    if (!duration_set || o.duration_s <= 0) return "fanout needs --duration D";
+    if (o.publishers == 0) return "fanout needs --publishers P >= 1";
+  }
+  if (o.topics > o.subscribers) return "--topics above --subscribers leaves topics without subscribers";
+  if (o.publishers > 10000) return "--publishers above 10000";
+  if (o.via_api) {
+    if (o.api_url.empty() || o.api_token.empty()) return "--via api needs --api http://HOST:PORT and --api-token TOKEN";
+    std::string_view u(o.api_url);
+    if (u.substr(0, 7) != "http://") return "--api must start with http://";
+    u.remove_prefix(7);
+    while (!u.empty() && u.back() == '/') u.remove_suffix(1);
+    if (!has_port(u)) return "--api needs HOST:PORT";
+    auto addr = net::parse_address(std::string(u));
+    if (!addr) return "--api: cannot parse host:port '" + std::string(u) + "'";
+    if (!addr->is_loopback()) return "--api: " + std::string(u) + " is not a loopback address";
+    o.api_target = addr.value();
+    o.api_host_header = std::string(u);
+    o.connections = o.subscribers;
+  } else {
+    if (!o.api_url.empty() || !o.api_token.empty()) return "--api and --api-token need --via api";
+    o.connections = o.subscribers + o.publishers;
+  }
+  if (o.connections > 50'000'000) return "too many connections";
+  return "";
 }
 
 }  // namespace ringgate::load

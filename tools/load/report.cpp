@@ -184,6 +184,114 @@ bool write_handshake_json(const Options& o, const HandshakeResults& r, std::stri
   return ok;
 }
 
+void print_fanout_summary(const Options& o, const FanoutResults& r) {
+  const FanoutCounts& c = r.counts;
+  const Histogram& h = r.latency_ns;
+  std::printf("\nringgate-load fanout %s: %u subscriber(s) on %u topic(s), %u publisher(s) via %s, %u thread(s)\n",
+              o.url.c_str(), o.subscribers, o.topics, o.publishers, o.via_api ? "api" : "ws", r.threads);
+  std::printf("  connections  %llu established, %llu failed in %.2f s; %llu subscribed (%llu refused) after %.3f s\n",
+              (unsigned long long)r.established, (unsigned long long)r.failed, r.time_to_establish_s,
+              (unsigned long long)r.subscribed, (unsigned long long)r.sub_errors, r.subscribe_setup_s);
+  if (o.burst > 0) {
+    std::printf("  burst        %u message(s) of %zu B to load.0: time to last delivery %.3f ms\n", o.burst, o.size,
+                r.time_to_last_delivery_s * 1e3);
+  } else {
+    std::printf("  publish      %.0f msg/s for %.1f s (after %.1f s warm-up), %zu B data\n", o.pub_rate, o.duration_s,
+                o.warmup_s, o.size);
+  }
+  std::printf("  published    %llu, acked %llu, refused %llu\n", (unsigned long long)r.published,
+              (unsigned long long)r.acked, (unsigned long long)r.pub_errors);
+  std::printf("  deliveries   %llu of %llu expected: missing %llu, out-of-order %llu, gaps %llu (%llu lost to gaps)\n",
+              (unsigned long long)c.deliveries, (unsigned long long)c.expected, (unsigned long long)c.missing,
+              (unsigned long long)c.out_of_order, (unsigned long long)c.gaps, (unsigned long long)c.gap_lost);
+  if (c.unexpected || r.bad_frames || r.duplicate_acks) {
+    std::printf("  odd frames   unexpected %llu, unparsable %llu, duplicate acked seqs %llu\n",
+                (unsigned long long)c.unexpected, (unsigned long long)r.bad_frames, (unsigned long long)r.duplicate_acks);
+  }
+  std::printf("  throughput   %.0f deliveries/s (%llu deliveries of messages published in %.2f s, delivered "
+              "within %.2f s)\n",
+              r.deliveries_per_s, (unsigned long long)r.measured, r.window_s, r.delivery_span_s);
+  std::printf("  latency us   p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  (publish -> delivery)\n",
+              us(h.quantile(0.5)), us(h.quantile(0.9)), us(h.quantile(0.99)), us(h.quantile(0.999)), us(h.max()));
+  std::printf("  errors       %llu", (unsigned long long)r.errors);
+  for (auto& [name, n] : r.causes) std::printf("  %s=%llu", name.c_str(), (unsigned long long)n);
+  std::printf("\n  client CPU   %.2f cores (of %.0f usable)\n", r.client_cpu_cores, r.client_cpu_limit);
+  if (r.server) {
+    std::printf("  server       %.2f cores", r.server_cpu_cores);
+    if (r.server_cpu_ns_per_delivery >= 0) std::printf(", %.0f ns CPU per delivery", r.server_cpu_ns_per_delivery);
+    std::printf(", RSS %.1f -> %.1f MiB\n", double(r.server_rss_before) / 1048576.0,
+                double(r.server_rss_after) / 1048576.0);
+  }
+  if (!r.first_error.empty()) std::printf("  first error  %s\n", r.first_error.c_str());
+  if (r.client_saturated) std::printf("  WARNING: client CPU saturated: figures may be client-bound\n");
+  std::printf("  result       %s\n", r.ok ? "ok" : "FAILED");
+  std::fflush(stdout);
+}
+
+bool write_fanout_json(const Options& o, const FanoutResults& r, std::string& why) {
+  std::FILE* f = std::fopen(o.json.c_str(), "we");
+  if (f == nullptr) {
+    why = "cannot write " + o.json;
+    return false;
+  }
+  const FanoutCounts& c = r.counts;
+  auto u = [](std::uint64_t v) { return (unsigned long long)v; };
+  std::fprintf(f, "{\n  \"tool\": \"ringgate-load\",\n  \"mode\": \"fanout\",\n");
+  std::fprintf(f,
+               "  \"parameters\": {\"url\": \"%s\", \"subscribers\": %u, \"topics\": %u, \"publishers\": %u, "
+               "\"rate\": %g, \"duration_s\": %g, \"warmup_s\": %g, \"size\": %zu, \"via\": \"%s\", \"burst\": %u, "
+               "\"settle_s\": %g, \"threads\": %u, \"slots_per_ring\": %u, \"command\": \"%s\"},\n",
+               json_escape(o.url).c_str(), o.subscribers, o.topics, o.publishers, o.pub_rate, o.duration_s,
+               o.warmup_s, o.size, o.via_api ? "api" : "ws", o.burst, o.settle_s, r.threads, r.slots_per_ring,
+               json_escape(o.command_line).c_str());
+  std::fprintf(f, "  \"ok\": %s,\n  \"connections_established\": %llu,\n  \"connections_failed\": %llu,\n",
+               r.ok ? "true" : "false", u(r.established), u(r.failed));
+  std::fprintf(f, "  \"errors\": %llu,\n  \"errors_by_cause\": {", u(r.errors));
+  for (std::size_t i = 0; i < r.causes.size(); ++i) {
+    std::fprintf(f, "%s\"%s\": %llu", i ? ", " : "", r.causes[i].first.c_str(), u(r.causes[i].second));
+  }
+  std::fprintf(f, "},\n  \"closed_cleanly\": %llu,\n  \"time_to_establish_s\": %.3f,\n", u(r.closed_cleanly),
+               r.time_to_establish_s);
+  std::fprintf(f, "  \"subscribed\": %llu,\n  \"subscribe_errors\": %llu,\n  \"subscriber_setup_s\": %.3f,\n",
+               u(r.subscribed), u(r.sub_errors), r.subscribe_setup_s);
+  std::fprintf(f, "  \"published\": %llu,\n  \"acked\": %llu,\n  \"publish_errors\": %llu,\n", u(r.published),
+               u(r.acked), u(r.pub_errors));
+  std::fprintf(f,
+               "  \"deliveries\": %llu,\n  \"expected_deliveries\": %llu,\n  \"received_expected\": %llu,\n"
+               "  \"missing\": %llu,\n  \"out_of_order\": %llu,\n  \"gaps\": %llu,\n  \"lost_to_gaps\": %llu,\n"
+               "  \"unexpected\": %llu,\n  \"unparsable_frames\": %llu,\n  \"duplicate_acked_seqs\": %llu,\n",
+               u(c.deliveries), u(c.expected), u(c.received), u(c.missing), u(c.out_of_order), u(c.gaps),
+               u(c.gap_lost), u(c.unexpected), u(r.bad_frames), u(r.duplicate_acks));
+  std::fprintf(f,
+               "  \"measured_deliveries\": %llu,\n  \"window_s\": %.3f,\n  \"delivery_span_s\": %.3f,\n"
+               "  \"deliveries_per_second\": %.1f,\n",
+               u(r.measured), r.window_s, r.delivery_span_s, r.deliveries_per_s);
+  if (r.time_to_last_delivery_s >= 0) {
+    std::fprintf(f, "  \"time_to_last_delivery_us\": %.1f,\n", r.time_to_last_delivery_s * 1e6);
+  } else {
+    std::fprintf(f, "  \"time_to_last_delivery_us\": null,\n");
+  }
+  std::fprintf(f, "  \"latency_us\": ");
+  latency_object(f, r.latency_ns);
+  std::fprintf(f, ",\n  \"client_cpu_cores\": %.3f,\n  \"client_cpu_usable_cores\": %.0f,\n", r.client_cpu_cores,
+               r.client_cpu_limit);
+  std::fprintf(f, "  \"client_cpu_saturated\": %s", r.client_saturated ? "true" : "false");
+  if (r.server) {
+    std::fprintf(f, ",\n  \"server_pid\": %d,\n  \"server_cpu_cores\": %.3f,\n", o.server_pid, r.server_cpu_cores);
+    if (r.server_cpu_ns_per_delivery >= 0) {
+      std::fprintf(f, "  \"server_cpu_ns_per_delivery\": %.1f,\n", r.server_cpu_ns_per_delivery);
+    } else {
+      std::fprintf(f, "  \"server_cpu_ns_per_delivery\": null,\n");
+    }
+    std::fprintf(f, "  \"server_rss_before_bytes\": %llu,\n  \"server_rss_after_bytes\": %llu", u(r.server_rss_before),
+                 u(r.server_rss_after));
+  }
+  std::fprintf(f, ",\n  \"first_error\": \"%s\"\n}\n", json_escape(r.first_error).c_str());
+  bool ok = std::fclose(f) == 0;
+  if (!ok) why = "write error on " + o.json;
+  return ok;
+}
+
 bool write_plot(const Options& o, const Results& r, std::string& why) {
   std::string lat = o.plot + ".latency.dat", thr = o.plot + ".series.dat";
   std::FILE* f = std::fopen(lat.c_str(), "we");

@@ -2,8 +2,9 @@
 // sockets, the handshake, ping/pong and the close handshake; a Scenario only decides which
 // messages to send and judges what comes back. One Scenario instance per worker thread, so it
 // keeps per-connection state in plain vectors indexed by the worker's connection index.
-// A fan-out scenario (subscribe / publish, later) fits the same four hooks: subscribers send one
-// subscribe message in on_open and count deliveries in on_data; publishers send on on_tick.
+// The fan-out scenario (fanout_scenario.hpp) uses the same hooks: subscribers send one subscribe
+// message in on_open and count deliveries in on_data; publishers send from on_turn, which the
+// worker calls once per loop turn (at most ~1 ms apart while ticking() says so).
 //
 // Echo invariants: a connection keeps at most `inflight` messages outstanding; the server echoes
 // in order, so the n-th reply must carry payload pattern(seq n) of exactly `size` bytes with the
@@ -38,6 +39,10 @@ struct ScenarioStats {
   std::uint64_t measured = 0;     // complete replies received in the measure phase
   std::uint64_t mismatches = 0;   // wrong payload, length or opcode
   std::uint64_t inflight = 0;     // sent and not yet answered, over all connections
+  // fanout: subscribe acks / errors, publishes sent / acked / refused, deliveries the acks promise
+  // (acked publishes x subscribers of the topic), time of the last sub ack.
+  std::uint64_t subscribed = 0, sub_errors = 0, published = 0, acked = 0, pub_errors = 0;
+  std::uint64_t expected = 0, last_sub_ns = 0;
 };
 
 class Scenario {
@@ -49,6 +54,8 @@ class Scenario {
   virtual void on_data(std::uint32_t conn, ws::Opcode op, std::span<const std::uint8_t> chunk, bool end,
                        Outbox& out) noexcept = 0;
   virtual void on_tick(std::uint32_t /*conn*/, Outbox& /*out*/) noexcept {}
+  virtual void on_turn(Outbox& /*out*/) noexcept {}
+  virtual bool ticking() const noexcept { return false; }
   virtual bool idle(std::uint32_t conn) const noexcept = 0;  // nothing outstanding: may close now
   const ScenarioStats& stats() const noexcept { return stats_; }
 

@@ -16,6 +16,7 @@
 #include "ringgate/net/buffer_ring.hpp"
 #include "ringgate/net/ring.hpp"
 #include "ringgate/ws/accept.hpp"
+#include "fanout_scenario.hpp"
 #include "tls_conn.hpp"
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
@@ -59,6 +60,8 @@ class Worker::Impl final : public Outbox {
   Impl(Worker& w) : w_(w), opts_(*w.shared_.opts) {
     if (opts_.mode == "echo") {
       scenario_ = std::make_unique<EchoScenario>(opts_.size, opts_.inflight, opts_.binary);
+    } else if (opts_.mode == "fanout") {
+      scenario_ = std::make_unique<FanoutScenario>(opts_, w.shared_, w.id_);
     } else {
       scenario_ = std::make_unique<HoldScenario>();
     }
@@ -68,6 +71,7 @@ class Worker::Impl final : public Outbox {
   }
 
   ScenarioStats stats() const { return scenario_->stats(); }
+  const Scenario* scenario() const noexcept { return scenario_.get(); }
 
   void run() {
     std::string why;
@@ -532,6 +536,13 @@ class Worker::Impl final : public Outbox {
     w_.progress_.messages.store(s.messages, std::memory_order_relaxed);
     w_.progress_.measured.store(s.measured, std::memory_order_relaxed);
     w_.progress_.inflight.store(s.inflight, std::memory_order_relaxed);
+    w_.progress_.subscribed.store(s.subscribed, std::memory_order_relaxed);
+    w_.progress_.sub_errors.store(s.sub_errors, std::memory_order_relaxed);
+    w_.progress_.published.store(s.published, std::memory_order_relaxed);
+    w_.progress_.acked.store(s.acked, std::memory_order_relaxed);
+    w_.progress_.pub_errors.store(s.pub_errors, std::memory_order_relaxed);
+    w_.progress_.expected.store(s.expected, std::memory_order_relaxed);
+    w_.progress_.last_sub_ns.store(s.last_sub_ns, std::memory_order_relaxed);
   }
 
   void loop() {
@@ -552,8 +563,9 @@ class Worker::Impl final : public Outbox {
         seen = phase_;
       }
       open_more();
+      scenario_->on_turn(*this);
       flush();
-      bool busy = next_open_ < conns_.size() && phase_ == Phase::connecting;
+      bool busy = (next_open_ < conns_.size() && phase_ == Phase::connecting) || scenario_->ticking();
       (void)ring_.submit_and_wait(busy ? 1'000'000 : 20'000'000);
       for (;;) {
         std::size_t n = ring_.reap(cq, 256);
@@ -620,6 +632,8 @@ void Worker::start() {
 void Worker::join() {
   if (thread_.joinable()) thread_.join();
 }
+
+const Scenario* Worker::scenario() const noexcept { return impl_ ? impl_->scenario() : nullptr; }
 
 const ScenarioStats& Worker::stats() const noexcept {
   static const ScenarioStats empty;

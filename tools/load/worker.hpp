@@ -55,6 +55,8 @@ struct WorkerShared {
   std::atomic<Phase> phase{Phase::connecting};
   std::atomic<bool> stop{false};  // abort now (signal, fatal error)
   std::uint64_t start_ns = 0;
+  // fanout: when publishing began (pacing origin) and when the measure window opened (0 = not yet).
+  std::atomic<std::uint64_t> publish_ns{0}, measure_ns{0};
   unsigned workers = 1;
   unsigned slots = 0;
 };
@@ -62,6 +64,9 @@ struct WorkerShared {
 struct WorkerProgress {
   std::atomic<std::uint64_t> established{0}, failed{0}, live{0}, messages{0}, measured{0}, inflight{0};
   std::atomic<std::uint64_t> last_established_ns{0};
+  // fanout (see ScenarioStats)
+  std::atomic<std::uint64_t> subscribed{0}, sub_errors{0}, published{0}, acked{0}, pub_errors{0}, expected{0};
+  std::atomic<std::uint64_t> last_sub_ns{0};
 };
 
 class Worker {
@@ -73,6 +78,7 @@ class Worker {
   const WorkerProgress& progress() const noexcept { return progress_; }
   // Valid after join():
   const ScenarioStats& stats() const noexcept;
+  const Scenario* scenario() const noexcept;  // nullptr when the thread never ran
   const std::uint64_t* causes() const noexcept { return causes_; }
   const Histogram& establish_ns() const noexcept { return establish_ns_; }
   std::uint64_t closed_cleanly() const noexcept { return closed_cleanly_; }
