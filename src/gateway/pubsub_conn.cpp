@@ -373,7 +373,8 @@ void Worker::deliver_local(pubsub::SharedFrame* f, bool gap) noexcept {
   const std::size_t gap_len = gap ? pubsub::encode_gap(gap_json, sizeof gap_json, lt.name) : 0;
   if (gap) metrics_.pubsub_gaps.add();
   lt.last_seq = f->seq;
-  // Index-based: a slow-consumer close does not detach (teardown does), so subs stays put.
+  // A slow-consumer close does not detach (teardown does, and defers it while we walk).
+  ps_->delivering = true;
   for (std::size_t i = 0; i < lt.subs.size(); ++i) {
     const std::uint32_t index = lt.subs[i];
     Connection& conn = *conns_.slot(index);
@@ -381,7 +382,13 @@ void Worker::deliver_local(pubsub::SharedFrame* f, bool gap) noexcept {
     if (gap_len != 0) send_json(index, conn, gap_json, gap_len);
     enqueue_frame(index, conn, lf, lt.policy);
   }
+  ps_->delivering = false;
   chunks_.release_local(lf);
+  if (!ps_->deferred_detach.empty()) {
+    std::vector<std::uint32_t> detach;
+    detach.swap(ps_->deferred_detach);
+    for (std::uint32_t index : detach) detach_subscriptions(index);
+  }
 }
 
 void Worker::enqueue_frame(std::uint32_t index, Connection& conn, LocalFrame* lf, pubsub::SlowPolicy policy) noexcept {

@@ -103,6 +103,10 @@ struct PubsubState {
   std::unordered_map<std::uint64_t, OwnedTopic*> owned_ids;
   std::uint64_t next_topic_id = 1;
   PubRequest* publishing = nullptr;  // the request the broker is publishing (loopback)
+  // While a frame is handed to a topic's subscribers, a teardown (out of memory) must not change
+  // the subscriber list being walked: its detach waits here until the walk is over.
+  bool delivering = false;
+  std::vector<std::uint32_t> deferred_detach;
   // Cross-worker plumbing: control entries that found a mailbox full wait here, in order.
   std::vector<std::deque<pubsub::MailEntry>> backlog;
   std::uint64_t wake = 0;            // workers that got entries this turn

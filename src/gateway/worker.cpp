@@ -98,6 +98,7 @@ void Worker::run(std::atomic<int>& ready) noexcept {
   }
   ready.store(1, std::memory_order_release);
   loop();
+  hub_->set_ring_fd(id_, -1);  // no more wake-ups: the ring closes with this worker
   tls::thread_cleanup();
 }
 
@@ -454,7 +455,13 @@ void Worker::teardown(std::uint32_t index, Connection& conn) noexcept {
   if (conn.phase == Phase::teardown) return;
   conn.phase = Phase::teardown;
   wheel_.cancel(conn.timer);
-  if (conn.route == kRouteWs) detach_subscriptions(index);
+  if (conn.route == kRouteWs) {
+    if (ps_->delivering) {
+      ps_->deferred_detach.push_back(index);
+    } else {
+      detach_subscriptions(index);
+    }
+  }
   release_in(conn);
   if (conn.flags & kRecvArmed) (void)ring_.cancel(ud(kRecv, index), ud(kCancel, index));
   if (conn.flags & kSendInFlight) (void)ring_.cancel(ud(kSend, index), ud(kCancel, index));
