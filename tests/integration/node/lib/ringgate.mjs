@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 const LISTEN_RE = /listening on ws:\/\/([0-9.]+):(\d+)/;
 const ADMIN_RE = /admin on http:\/\/([0-9.]+):(\d+)/;
+const API_RE = /api on http:\/\/([0-9.]+):(\d+)/;
 const START_TIMEOUT_MS = 10000;
 const live = new Set();
 
@@ -54,25 +55,30 @@ export async function startServer(extraArgs = []) {
   const deadline = Date.now() + START_TIMEOUT_MS;
   let listen = null;
   let admin = null;
+  let api = null;
+  const wantApi = extraArgs.includes('--api');
   for (;;) {
     const text = stderr();
     listen = LISTEN_RE.exec(text);
     admin = ADMIN_RE.exec(text);
-    if (listen && admin) break;
+    api = API_RE.exec(text);
+    if (listen && admin && (api || !wantApi)) break;
     if (exitCode !== null) throw new Error(`ringgate exited (${exitCode}) during start:\n${text}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`ringgate printed no listen/admin line within ${START_TIMEOUT_MS} ms:\n${text}`);
+      throw new Error(`ringgate printed no listen/admin${wantApi ? '/api' : ''} line within ${START_TIMEOUT_MS} ms:\n${text}`);
     }
     await sleep(20);
   }
   const port = Number(listen[2]);
   const adminPort = Number(admin[2]);
+  const apiPort = api ? Number(api[2]) : null; // with --api only
 
   return {
     pid: child.pid,
     port,
     adminPort,
+    apiPort,
     logPath,
     stderr,
     url: (p = '/echo') => `ws://127.0.0.1:${port}${p}`,
