@@ -48,7 +48,7 @@ constexpr long kNumberOnly = -2;
 long dom_depth(simdjson::dom::parser& p, std::string_view text) {
   simdjson::dom::element e;
   const auto err = p.parse(text.data(), text.size(), true).get(e);
-  if (err == simdjson::NUMBER_ERROR || err == simdjson::BIGINT_ERROR) return kNumberOnly;
+  if (err == simdjson::NUMBER_ERROR || err == simdjson::NUMBER_OUT_OF_RANGE) return kNumberOnly;
   if (err) return -1;
   return static_cast<long>(depth_of(e));
 }
