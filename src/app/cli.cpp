@@ -23,6 +23,7 @@ std::uint64_t* duration_flag(gateway::Config& g, const std::string& a) {
   if (a == "--max-lifetime") return &g.max_lifetime_ms;
   if (a == "--tls-ticket-rotate") return &g.tls_ticket_rotate_ms;
   if (a == "--proxy-timeout") return &g.proxy_timeout_ms;
+  if (a == "--history-ttl") return &g.history_ttl_ms;
   return nullptr;
 }
 
@@ -239,9 +240,6 @@ CliResult parse_cli(const std::vector<std::string>& args) {
     } else if (a == "--history") {
       if (!value(v) || !parse_u64(v, n) || n > 100000) return fail("--history needs 0..100000 messages");
       o.gateway.history = std::uint32_t(n);
-    } else if (a == "--history-ttl") {
-      if (!value(v) || !parse_u64(v, n) || n > 86400 * 30) return fail("--history-ttl needs seconds");
-      o.gateway.history_ttl_ms = n * 1000;
     } else if (a == "--max-publish-bytes") {
       if (!value(v) || !parse_u64(v, n) || n < 16 || n > (16u << 20)) return fail("--max-publish-bytes needs 16..16777216");
       o.gateway.max_publish_bytes = std::uint32_t(n);

@@ -56,7 +56,7 @@ class MemoryBroker final : public Broker {
 
 // The worker that owns a topic: FNV-1a of the name, modulo the worker count.
 inline unsigned topic_owner(std::string_view topic, unsigned workers) noexcept {
-  std::uint64_t h = 1469598103934665603ull;
+  std::uint64_t h = 14695981039346656037ull;  // FNV-1a 64 offset basis
   for (unsigned char c : topic) h = (h ^ c) * 1099511628211ull;
   return workers == 0 ? 0 : unsigned(h % workers);
 }
