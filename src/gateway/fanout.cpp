@@ -233,10 +233,10 @@ void Worker::on_mail(const pubsub::MailEntry& e) noexcept {
   }
 }
 
-void Worker::pump_mail() noexcept {
+void Worker::pump_mail(bool receive) noexcept {
   const unsigned n = hub_->workers();
   if (n <= 1) return;
-  for (unsigned from = 0; from < n; ++from) {
+  for (unsigned from = 0; receive && from < n; ++from) {
     if (from == id_) continue;
     hub_->box(from, id_).drain([this](const pubsub::MailEntry& e) { on_mail(e); });
   }

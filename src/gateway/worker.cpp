@@ -124,7 +124,7 @@ void Worker::loop() noexcept {
       for (std::size_t i = 0; i < n; ++i) dispatch(cqes[i]);
       if (n < std::size(cqes)) break;
     }
-    pump_mail();  // entries from other workers (woken by MSG_RING or not), our backlog, wake-ups
+    pump_mail(true);  // entries from other workers (woken by MSG_RING or not), our backlog, wake-ups
     wheel_.advance(now_ms_, [this](timer::Entry& e) { on_timer(e); });
     sweep_topics();
 
@@ -140,7 +140,9 @@ void Worker::loop() noexcept {
       }
     }
     flush();
-    if (ps_->wake != 0) pump_mail();  // what this turn's requests and deliveries sent
+    // What this turn's requests and deliveries sent goes out now; what arrived meanwhile waits for
+    // the next turn (its wake-up CQE ends the wait at once), so nothing here needs a flush.
+    if (ps_->wake != 0) pump_mail(false);
     // Buffers go back before re-arming the receives that ran dry.
     buffers_.publish();
     if (!rearm_.empty()) {

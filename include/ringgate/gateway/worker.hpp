@@ -194,7 +194,8 @@ class Worker {
   void route_unsub(std::string_view topic, std::uint64_t topic_id) noexcept;
   bool mail(unsigned to, const pubsub::MailEntry& e, bool control) noexcept;
   void on_mail(const pubsub::MailEntry& e) noexcept;
-  void pump_mail() noexcept;
+  // Drains the incoming mailboxes (when `receive`), retries the backlog, wakes the workers written to.
+  void pump_mail(bool receive) noexcept;
   void sweep_topics() noexcept;
   void free_pubsub() noexcept;
 
