@@ -12,6 +12,7 @@
 #include "ringgate/net/listener.hpp"
 #include "ringgate/ws/accept.hpp"
 #include "ringgate/ws/frame.hpp"
+#include "control_sink.hpp"
 #include "user_data.hpp"
 
 namespace ringgate::gateway {
@@ -41,11 +42,7 @@ void append_escaped(std::string& out, std::string_view s, std::size_t max) {
 }  // namespace
 
 // Receives the parser's events for the /echo route.
-struct EchoSink {
-  Worker& w;
-  std::uint32_t index;
-  Connection& conn;
-  bool failed = false;
+struct EchoSink : ControlSink {
 
   void on_data(ws::Opcode op, std::span<std::uint8_t> chunk, bool message_end) noexcept {
     if (conn.phase != Phase::open || failed) return;  // after our close: data is ignored
@@ -82,35 +79,12 @@ struct EchoSink {
     count_echo();
   }
 
-  void on_ping(std::span<const std::uint8_t> payload) noexcept {
-    if (conn.phase != Phase::open) return;
-    // Control frames never wait behind queued data (write_control puts it first in line).
-    std::uint8_t frame[ws::kMaxHeaderBytes + ws::kMaxControlPayload];
-    std::size_t h = ws::write_header(frame, ws::Opcode::pong, true, payload.size());
-    if (!payload.empty()) std::memcpy(frame + h, payload.data(), payload.size());
-    if (!conn.out.write_control(w.chunks_, frame, h + payload.size())) return fail();
-    w.mark_dirty(index, conn);
-  }
-
-  void on_pong(std::span<const std::uint8_t>) noexcept { w.on_pong(conn); }
-
-  void on_close(std::uint16_t code, std::string_view) noexcept {
-    if (conn.phase == Phase::open) {
-      // Answer with the same code (an empty close when the peer sent none), then close TCP.
-      w.send_close(index, conn, code, {}, Phase::finish);
-    } else if (conn.phase == Phase::close_sent) {
-      conn.phase = Phase::finish;  // our close went first; the handshake is complete
-      w.mark_dirty(index, conn);
-    }
-  }
-
   void count_echo() noexcept {
     conn.last_message_ms = w.now32();  // idle timeout: a message went each way
     w.metrics_.messages_received.add();
     w.metrics_.messages_sent.add();
     w.mark_dirty(index, conn);
   }
-  void fail() noexcept { failed = true; }
 };
 
 void Worker::release_in(Connection& conn) noexcept {
@@ -354,7 +328,7 @@ void Worker::on_frames(std::uint32_t index, Connection& conn, std::uint8_t* data
     on_ws_frames(index, conn, data, len);
     return;
   }
-  EchoSink sink{*this, index, conn};
+  EchoSink sink{{*this, index, conn}};
   ws::Limits limits;
   limits.max_message_bytes = cfg_.max_message_bytes;
   const ws::FeedResult r = conn.parser.feed(data, len, sink, limits);

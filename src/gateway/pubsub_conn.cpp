@@ -6,6 +6,7 @@
 // that answer, so a subscriber's messages start right after what its ack announced.
 #include <cstring>
 
+#include "control_sink.hpp"
 #include "pubsub_state.hpp"
 #include "ringgate/core/clock.hpp"
 #include "ringgate/gateway/worker.hpp"
@@ -19,12 +20,8 @@ constexpr std::uint16_t kCloseSlowConsumer = 4100;
 }  // namespace
 
 // Receives the parser's events for the /ws route: text messages are requests.
-struct PubSink {
-  Worker& w;
-  std::uint32_t index;
-  Connection& conn;
-  bool failed = false;
-  std::uint16_t close_code = 0;
+struct PubSink : ControlSink {
+  std::uint16_t close_code = 0;  // a binary frame: 1003
 
   void on_data(ws::Opcode op, std::span<std::uint8_t> chunk, bool message_end) noexcept {
     if (conn.phase != Phase::open || failed || close_code != 0) return;
@@ -70,31 +67,10 @@ struct PubSink {
     w.on_request(index, conn, c->data, c->end);
     w.chunks_.put(c);
   }
-
-  void on_ping(std::span<const std::uint8_t> payload) noexcept {
-    if (conn.phase != Phase::open) return;
-    std::uint8_t frame[ws::kMaxHeaderBytes + ws::kMaxControlPayload];
-    std::size_t h = ws::write_header(frame, ws::Opcode::pong, true, payload.size());
-    if (!payload.empty()) std::memcpy(frame + h, payload.data(), payload.size());
-    if (!conn.out.write_control(w.chunks_, frame, h + payload.size())) return fail();
-    w.mark_dirty(index, conn);
-  }
-
-  void on_pong(std::span<const std::uint8_t>) noexcept { w.on_pong(conn); }
-
-  void on_close(std::uint16_t code, std::string_view) noexcept {
-    if (conn.phase == Phase::open) {
-      w.send_close(index, conn, code, {}, Phase::finish);
-    } else if (conn.phase == Phase::close_sent) {
-      conn.phase = Phase::finish;
-      w.mark_dirty(index, conn);
-    }
-  }
-  void fail() noexcept { failed = true; }
 };
 
 void Worker::on_ws_frames(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept {
-  PubSink sink{*this, index, conn};
+  PubSink sink{{*this, index, conn}};
   ws::Limits limits;
   limits.max_message_bytes = cfg_.max_message_bytes;
   const std::uint32_t gen = conns_.generation(index);

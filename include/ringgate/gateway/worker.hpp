@@ -106,6 +106,7 @@ class Worker {
     std::shared_ptr<tls::ServerContext> ctx;  // this worker's reference to the current context
     std::uint64_t generation = 0;
   };
+  friend struct ControlSink;
   friend struct EchoSink;
   friend struct PubSink;
   struct BrokerEvents final : pubsub::Broker::Events {

@@ -1,0 +1,45 @@
+// The control-frame half of a WebSocket parser sink, the same on every route: a ping is answered
+// ahead of queued data (write_control), a pong feeds the heartbeat, a close completes the close
+// handshake. Route sinks (EchoSink, PubSink) derive from it and add on_data.
+#pragma once
+
+#include <cstring>
+#include <span>
+#include <string_view>
+
+#include "ringgate/gateway/worker.hpp"
+#include "ringgate/ws/frame.hpp"
+
+namespace ringgate::gateway {
+
+struct ControlSink {
+  Worker& w;
+  std::uint32_t index;
+  Connection& conn;
+  bool failed = false;  // out of memory: the caller closes with 1011
+
+  void on_ping(std::span<const std::uint8_t> payload) noexcept {
+    if (conn.phase != Phase::open) return;
+    std::uint8_t frame[ws::kMaxHeaderBytes + ws::kMaxControlPayload];
+    const std::size_t h = ws::write_header(frame, ws::Opcode::pong, true, payload.size());
+    if (!payload.empty()) std::memcpy(frame + h, payload.data(), payload.size());
+    if (!conn.out.write_control(w.chunks_, frame, h + payload.size())) return fail();
+    w.mark_dirty(index, conn);
+  }
+
+  void on_pong(std::span<const std::uint8_t>) noexcept { w.on_pong(conn); }
+
+  void on_close(std::uint16_t code, std::string_view) noexcept {
+    if (conn.phase == Phase::open) {
+      // Answer with the same code (an empty close when the peer sent none), then close TCP.
+      w.send_close(index, conn, code, {}, Phase::finish);
+    } else if (conn.phase == Phase::close_sent) {
+      conn.phase = Phase::finish;  // our close went first; the handshake is complete
+      w.mark_dirty(index, conn);
+    }
+  }
+
+  void fail() noexcept { failed = true; }
+};
+
+}  // namespace ringgate::gateway
