@@ -78,10 +78,19 @@ void Worker::api_input(std::uint32_t index, Connection& conn, std::uint8_t* data
   std::memcpy(c->data + c->end, data, len);
   c->end += std::uint32_t(len);
   if (!(conn.flags3 & kApiBusy)) api_step(index, conn);
-  if (conn.phase == Phase::handshake && conn.in != nullptr && conn.in->end > api_limit() &&
-      !(conn.flags & kPaused)) {
+  api_flow(index, conn);
+}
+
+// Reading pauses while more than api_limit() bytes of requests wait, and resumes below half.
+void Worker::api_flow(std::uint32_t index, Connection& conn) noexcept {
+  if (conn.phase != Phase::handshake) return;
+  const std::size_t waiting = conn.in != nullptr ? conn.in->end : 0;
+  if (!(conn.flags & kPaused) && waiting > api_limit()) {
     conn.flags |= kPaused;
     if (conn.flags & kRecvArmed) (void)ring_.cancel(ud(kRecv, index), ud(kCancel, index));
+  } else if ((conn.flags & kPaused) && waiting <= api_limit() / 2) {
+    conn.flags &= std::uint8_t(~kPaused);
+    if (!(conn.flags & kRecvArmed)) arm_recv(index, conn);
   }
 }
 
@@ -198,11 +207,7 @@ void Worker::api_done(PubRequest* r) noexcept {
   }
   if (!keep || conn->phase != Phase::handshake) return;
   api_step(index, *conn);  // a pipelined request
-  if (conn->phase == Phase::handshake && (conn->flags & kPaused) &&
-      (conn->in == nullptr || conn->in->end <= api_limit() / 2)) {
-    conn->flags &= std::uint8_t(~kPaused);
-    if (!(conn->flags & kRecvArmed)) arm_recv(index, *conn);
-  }
+  api_flow(index, *conn);
 }
 
 void Worker::api_respond(std::uint32_t index, Connection& conn, int status, std::string_view body, bool keep_alive,

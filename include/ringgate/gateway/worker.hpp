@@ -205,6 +205,7 @@ class Worker {
   void api_step(std::uint32_t index, Connection& conn) noexcept;
   bool api_one(std::uint32_t index, Connection& conn) noexcept;
   std::size_t api_limit() const noexcept;  // bytes of requests a connection may have waiting
+  void api_flow(std::uint32_t index, Connection& conn) noexcept;
   void api_respond(std::uint32_t index, Connection& conn, int status, std::string_view body, bool keep_alive,
                    std::string_view extra_headers = {}) noexcept;
   void api_done(PubRequest* r) noexcept;

@@ -4,9 +4,12 @@ subscribers on every worker with the data verbatim; bearer-token auth (flag and 
 the WebSocket listener; the api metrics."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+import threading
+import time
 import unittest
 
 import ringgate_harness as rh
@@ -77,6 +80,35 @@ class ApiTest(PubSubCase):
             resp = api.publish(TOKEN, "ka", '{"n":%d}' % seq)
             self.assertJsonBody(resp, 200, {"delivered": 0, "seq": seq})
             self.assertNotIn("close", [v.lower() for v in resp.header("Connection")])
+
+    def test_pipelining_beyond_the_buffer_limit(self):
+        """2000 pipelined requests (~250 KB, over the per-connection request buffer) on one
+        connection, topics owned by both workers: reading pauses and resumes, every request gets
+        its 200 in order, sequence numbers per topic count up."""
+        n = 2000
+        body = '{"topic":"pl.%d","data":{"n":%d,"pad":"%s"}}'
+        reqs = b"".join(
+            b"POST /publish HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s"
+            % (TOKEN.encode(), len(body % (i % 4, i, "p" * 40)), (body % (i % 4, i, "p" * 40)).encode())
+            for i in range(n))
+        sock = rh.connect(self.server.api_port)
+        self.addCleanup(sock.close)
+        sender = threading.Thread(target=sock.sendall, args=(reqs,), daemon=True)
+        sender.start()
+        data = b""
+        deadline = time.monotonic() + 30
+        while data.count(b"HTTP/1.1 ") < n and time.monotonic() < deadline:
+            chunk = sock.recv(1 << 16)
+            if not chunk:
+                break
+            data += chunk
+        sender.join(timeout=5)
+        statuses = re.findall(rb"HTTP/1.1 (\d+)", data)
+        self.assertEqual(len(statuses), n, "responses received")
+        self.assertEqual(set(statuses), {b"200"})
+        seqs = [int(s) for s in re.findall(rb'"seq":(\d+)', data)]
+        for t in range(4):
+            self.assertEqual(seqs[t::4], list(range(1, n // 4 + 1)), "topic pl.%d" % t)
 
     def test_unauthorized(self):
         sub = self.client(self.server)
