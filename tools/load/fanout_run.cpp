@@ -21,20 +21,6 @@
 namespace ringgate::load {
 namespace {
 
-double cpu_seconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-unsigned usable_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
-  int n = CPU_COUNT(&set);
-  return n > 0 ? unsigned(n) : 1u;
-}
-
 class FanoutRun {
  public:
   FanoutRun(const Options& o, std::shared_ptr<tls::ClientContext> ctx, const volatile std::sig_atomic_t& intr)
@@ -43,16 +29,8 @@ class FanoutRun {
   }
 
   int execute() {
-    rlimit rl{};
-    getrlimit(RLIMIT_NOFILE, &rl);
-    unsigned slots = unsigned(std::min<rlim_t>(rl.rlim_cur, 1u << 20));
-    unsigned need = unsigned((std::uint64_t(o_.connections) + slots - 1) / slots);
-    unsigned threads = o_.threads ? o_.threads : std::max(need, std::min(usable_cpus(), o_.connections));
-    if (threads < need) {
-      std::fprintf(stderr, "ringgate-load: %u connections need at least %u rings of %u slots (--threads)\n",
-                   o_.connections, need, slots);
-      return 2;
-    }
+    const unsigned threads = rings_for(o_.connections, o_.threads);
+    if (threads == 0) return 2;
     shared_.opts = &o_;
     shared_.workers = threads;
     shared_.slots = std::max<unsigned>((o_.connections + threads - 1) / threads, 16);
@@ -77,11 +55,11 @@ class FanoutRun {
       api_ = std::make_unique<ApiPublisher>(o_, shared_);
       api_->start();
     }
-    double cpu0 = cpu_seconds();
+    double cpu0 = self_cpu_seconds();
     connect_and_subscribe();
     publish_and_settle();
     double setup = std::max(1e-9, elapsed());
-    r_.client_cpu_cores = std::max(r_.client_cpu_cores, (cpu_seconds() - cpu0) / setup);
+    r_.client_cpu_cores = std::max(r_.client_cpu_cores, (self_cpu_seconds() - cpu0) / setup);
     close_phase();
     for (auto& w : workers_) w->join();
     if (api_) api_->join();
@@ -163,7 +141,7 @@ class FanoutRun {
     }
     std::uint64_t t0 = now_ns();
     t0_ = t0;
-    double cpu_w0 = cpu_seconds();
+    double cpu_w0 = self_cpu_seconds();
     ProcSample s0;
     if (r_.server) s0 = sample_procs(o_.server_pids);
     shared_.measure_ns.store(t0, std::memory_order_relaxed);
@@ -181,7 +159,7 @@ class FanoutRun {
     });
     std::uint64_t t2 = now_ns();
     double span = double(t2 - t0) / 1e9;
-    r_.client_cpu_cores = span > 0 ? (cpu_seconds() - cpu_w0) / span : 0;
+    r_.client_cpu_cores = span > 0 ? (self_cpu_seconds() - cpu_w0) / span : 0;
     if (r_.server) {
       ProcSample s1 = sample_procs(o_.server_pids);
       if (s0.ok && s1.ok) {

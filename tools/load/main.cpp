@@ -29,20 +29,6 @@ namespace {
 volatile sig_atomic_t g_interrupted = 0;
 void on_signal(int) { g_interrupted = 1; }
 
-double cpu_seconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-unsigned usable_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
-  int n = CPU_COUNT(&set);
-  return n > 0 ? unsigned(n) : 1u;
-}
-
 // Handshake mode: C slots over min(CPUs, C) workers; warm-up, measured window, then the slots
 // finish their cycle and stop.
 class HandshakeRun {
@@ -73,12 +59,12 @@ class HandshakeRun {
     sleep_for(o_.warmup_s, "warm-up");
     shared_.phase.store(Phase::measure, std::memory_order_release);
     std::uint64_t t0 = now_ns();
-    double cpu0 = cpu_seconds();
+    double cpu0 = self_cpu_seconds();
     if (r_.server) s0 = sample_procs(o_.server_pids);
     sleep_for(o_.duration_s, "measure");
     shared_.phase.store(Phase::closing, std::memory_order_release);
     std::uint64_t t1 = now_ns();
-    r_.client_cpu_s = cpu_seconds() - cpu0;
+    r_.client_cpu_s = self_cpu_seconds() - cpu0;
     if (r_.server) s1 = sample_procs(o_.server_pids);
     r_.window_s = double(t1 - t0) / 1e9;
     double end = double(now_ns()) / 1e9 + o_.close_timeout_s;
@@ -166,17 +152,8 @@ class Run {
   Run(const Options& o, std::shared_ptr<tls::ClientContext> ctx) : o_(o) { shared_.tls = std::move(ctx); }
 
   int execute() {
-    rlimit rl{};
-    getrlimit(RLIMIT_NOFILE, &rl);
-    unsigned slots = unsigned(std::min<rlim_t>(rl.rlim_cur, 1u << 20));
-    unsigned threads = o_.threads;
-    unsigned need = unsigned((std::uint64_t(o_.connections) + slots - 1) / slots);
-    if (threads == 0) threads = std::max(need, std::min(usable_cpus(), o_.connections));
-    if (threads < need) {
-      std::fprintf(stderr, "ringgate-load: %u connections need at least %u rings of %u slots (--threads)\n",
-                   o_.connections, need, slots);
-      return 2;
-    }
+    const unsigned threads = rings_for(o_.connections, o_.threads);
+    if (threads == 0) return 2;
     shared_.opts = &o_;
     shared_.workers = threads;
     std::uint32_t per = (o_.connections + threads - 1) / threads;
@@ -198,7 +175,7 @@ class Run {
       workers_.push_back(std::make_unique<Worker>(shared_, i, n));
     }
     for (auto& w : workers_) w->start();
-    cpu0_ = cpu_seconds();
+    cpu0_ = self_cpu_seconds();
     connect_phase();
     if (o_.mode == "echo") {
       echo_phases();
@@ -262,14 +239,14 @@ class Run {
 
   void window_begin() {
     t0_ = now_ns();
-    cpu_w0_ = cpu_seconds();
+    cpu_w0_ = self_cpu_seconds();
     m0_ = sum(&WorkerProgress::measured);
     if (r_.server) s0_ = sample_procs(o_.server_pids);
   }
   void window_end(bool count_messages) {
     std::uint64_t t1 = now_ns();
     r_.window_s = double(t1 - t0_) / 1e9;
-    double cpu = cpu_seconds() - cpu_w0_;
+    double cpu = self_cpu_seconds() - cpu_w0_;
     r_.client_cpu_cores = r_.window_s > 0 ? cpu / r_.window_s : 0;
     if (count_messages) r_.messages = sum(&WorkerProgress::measured) - m0_;
     if (r_.server) {
@@ -297,7 +274,7 @@ class Run {
   void hold_phase() {
     // Client CPU while connecting is what matters for hold; the held window is idle.
     double setup = elapsed();
-    r_.client_cpu_cores = setup > 0 ? (cpu_seconds() - cpu0_) / setup : 0;
+    r_.client_cpu_cores = setup > 0 ? (self_cpu_seconds() - cpu0_) / setup : 0;
     double setup_cores = r_.client_cpu_cores;
     shared_.phase.store(Phase::measure, std::memory_order_release);
     window_begin();

@@ -6,8 +6,11 @@
 #pragma once
 
 #include <dirent.h>
+#include <sched.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +19,40 @@
 #include <vector>
 
 namespace ringgate::load {
+
+// This process's own CPU time (user + system), seconds.
+inline double self_cpu_seconds() noexcept {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// CPUs this process may run on.
+inline unsigned usable_cpus() noexcept {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  int n = CPU_COUNT(&set);
+  return n > 0 ? unsigned(n) : 1u;
+}
+
+// Rings (one worker thread each) for `connections`: each ring's fixed-file table holds at most
+// RLIMIT_NOFILE slots, so more connections need more rings. `requested` = --threads (0: one per
+// usable CPU, or as many as the connections need). 0 after a message when `requested` is too few.
+inline unsigned rings_for(unsigned connections, unsigned requested) noexcept {
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  const unsigned slots = unsigned(rl.rlim_cur < (1u << 20) ? rl.rlim_cur : (1u << 20));
+  const unsigned need = unsigned((std::uint64_t(connections) + slots - 1) / slots);
+  unsigned threads = requested;
+  if (threads == 0) threads = std::max(need, std::min(usable_cpus(), connections));
+  if (threads < need) {
+    std::fprintf(stderr, "ringgate-load: %u connections need at least %u rings of %u slots (--threads)\n",
+                 connections, need, slots);
+    return 0;
+  }
+  return threads;
+}
 
 struct ProcSample {
   bool ok = false;
