@@ -331,10 +331,24 @@ void Worker::on_frames(std::uint32_t index, Connection& conn, std::uint8_t* data
   EchoSink sink{{*this, index, conn}};
   ws::Limits limits;
   limits.max_message_bytes = cfg_.max_message_bytes;
+  const std::uint32_t gen = conns_.generation(index);
   const ws::FeedResult r = conn.parser.feed(data, len, sink, limits);
+  after_feed(index, conn, gen, r, sink);
+}
+
+// What every route does after its sink has seen a batch of frames: close on a failure (ours, the
+// route's refusal, or the peer's protocol error) and pause reading a peer that does not read.
+void Worker::after_feed(std::uint32_t index, Connection& conn, std::uint32_t gen, const ws::FeedResult& r,
+                        const ControlSink& sink) noexcept {
+  if (conns_.generation(index) != gen || conn.phase == Phase::teardown) return;  // a handler tore it down
   if (sink.failed) {
     release_in(conn);
     send_close(index, conn, ws::close_code::internal_error, "out of memory", Phase::linger);
+    return;
+  }
+  if (sink.close_code != 0 && conn.phase == Phase::open) {
+    release_in(conn);
+    send_close(index, conn, sink.close_code, sink.close_reason, Phase::linger);
     return;
   }
   if (r.close_code != 0 && conn.phase != Phase::finish) {
@@ -344,7 +358,7 @@ void Worker::on_frames(std::uint32_t index, Connection& conn, std::uint8_t* data
     return;
   }
   if (queued_bytes(conn) > cfg_.max_outbound_bytes && !(conn.flags & kPaused) && conn.phase == Phase::open) {
-    // The peer sends faster than it reads: stop reading until its queue drains (TCP pushes back).
+    // The peer sends (requests) faster than it reads: stop reading until its queue drains.
     metrics_.backpressure_pauses.add();
     conn.flags |= kPaused;
     if (conn.flags & kRecvArmed) (void)ring_.cancel(ud(kRecv, index), ud(kCancel, index));

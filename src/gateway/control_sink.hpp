@@ -16,7 +16,9 @@ struct ControlSink {
   Worker& w;
   std::uint32_t index;
   Connection& conn;
-  bool failed = false;  // out of memory: the caller closes with 1011
+  bool failed = false;            // out of memory: Worker::after_feed closes with 1011
+  std::uint16_t close_code = 0;    // the route refuses what it got (e.g. 1003 for binary on /ws)
+  const char* close_reason = "";
 
   void on_ping(std::span<const std::uint8_t> payload) noexcept {
     if (conn.phase != Phase::open) return;

@@ -21,12 +21,11 @@ constexpr std::uint16_t kCloseSlowConsumer = 4100;
 
 // Receives the parser's events for the /ws route: text messages are requests.
 struct PubSink : ControlSink {
-  std::uint16_t close_code = 0;  // a binary frame: 1003
-
   void on_data(ws::Opcode op, std::span<std::uint8_t> chunk, bool message_end) noexcept {
     if (conn.phase != Phase::open || failed || close_code != 0) return;
     if (op == ws::Opcode::binary) {
       close_code = ws::close_code::unsupported_data;  // no binary envelope: refused (docs/protocol.md)
+      close_reason = "binary frames are not supported";
       return;
     }
     const std::size_t limit = w.ps_->decoder_limit;
@@ -75,28 +74,7 @@ void Worker::on_ws_frames(std::uint32_t index, Connection& conn, std::uint8_t* d
   limits.max_message_bytes = cfg_.max_message_bytes;
   const std::uint32_t gen = conns_.generation(index);
   const ws::FeedResult r = conn.parser.feed(data, len, sink, limits);
-  if (conns_.generation(index) != gen || conn.phase == Phase::teardown) return;
-  if (sink.failed) {
-    release_in(conn);
-    send_close(index, conn, ws::close_code::internal_error, "out of memory", Phase::linger);
-    return;
-  }
-  if (sink.close_code != 0 && conn.phase == Phase::open) {
-    release_in(conn);
-    send_close(index, conn, sink.close_code, "binary frames are not supported", Phase::linger);
-    return;
-  }
-  if (r.close_code != 0 && conn.phase != Phase::finish) {
-    release_in(conn);
-    send_close(index, conn, r.close_code, r.reason, Phase::linger);
-    return;
-  }
-  if (queued_bytes(conn) > cfg_.max_outbound_bytes && !(conn.flags & kPaused) && conn.phase == Phase::open) {
-    // Requests arrive faster than their answers leave: stop reading until the queue drains.
-    metrics_.backpressure_pauses.add();
-    conn.flags |= kPaused;
-    if (conn.flags & kRecvArmed) (void)ring_.cancel(ud(kRecv, index), ud(kCancel, index));
-  }
+  after_feed(index, conn, gen, r, sink);
 }
 
 void Worker::on_request(std::uint32_t index, Connection& conn, const std::uint8_t* data, std::size_t len) noexcept {

@@ -42,6 +42,7 @@ struct PubsubState;  // pubsub_state.hpp
 struct SubRequest;
 struct PubRequest;
 struct OwnedTopic;
+struct ControlSink;  // src/gateway/control_sink.hpp
 
 // One listening socket of a worker, as the server opened it.
 struct ListenerSpec {
@@ -147,6 +148,8 @@ class Worker {
   void on_bytes(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
   std::size_t on_head_bytes(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
   void on_frames(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
+  void after_feed(std::uint32_t index, Connection& conn, std::uint32_t gen, const ws::FeedResult& r,
+                  const ControlSink& sink) noexcept;
   void accept_upgrade(std::uint32_t index, Connection& conn, std::string_view key,
                       std::string_view protocol) noexcept;
   void refuse(std::uint32_t index, Connection& conn, http::Reject why, const http::Request* req,
