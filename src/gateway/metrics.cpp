@@ -26,6 +26,26 @@ void labelled(PromWriter& out, std::span<const WorkerMetrics* const> ws, const c
                sum(ws, [&](const WorkerMetrics& m) { return (m.*field)[i].get(); }));
   }
 }
+// A Prometheus histogram from per-worker, non-cumulative bucket counters. Bounds are integers in
+// a unit (ms, us); `to_seconds` converts them and `sum_to_seconds` the sum counter.
+template <std::size_t N>
+void histogram(PromWriter& out, std::span<const WorkerMetrics* const> ws, const std::string& name, const char* help,
+               const std::array<std::uint32_t, N>& bounds, const std::array<Counter, N> WorkerMetrics::*buckets,
+               double to_seconds, const Counter WorkerMetrics::*count, const Counter WorkerMetrics::*sum_field,
+               double sum_to_seconds) {
+  out.family(name, "histogram", help);
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < N; ++i) {
+    cumulative += sum(ws, [&](const WorkerMetrics& m) { return (m.*buckets)[i].get(); });
+    char le[32];
+    std::snprintf(le, sizeof le, "le=\"%g\"", bounds[i] * to_seconds);
+    out.sample(name + "_bucket", le, cumulative);
+  }
+  const std::uint64_t total = sum(ws, [&](const WorkerMetrics& m) { return (m.*count).get(); });
+  out.sample(name + "_bucket", "le=\"+Inf\"", total);
+  out.sample(name + "_sum", "", double(sum(ws, [&](const WorkerMetrics& m) { return (m.*sum_field).get(); })) * sum_to_seconds);
+  out.sample(name + "_count", "", total);
+}
 }  // namespace
 
 std::string_view proxy_result_name(ProxyResult r) noexcept {
@@ -74,20 +94,10 @@ void render_pubsub(std::span<const WorkerMetrics* const> ws, PromWriter& out, st
   out.family("ringgate_pubsub_errors_total", "counter", "Error replies to client requests, by code.");
   labelled(out, ws, "ringgate_pubsub_errors_total", "code", &WorkerMetrics::pubsub_errors, 0,
            [](std::size_t i) { return pubsub::error_name(pubsub::ErrorCode(i)); });
-  out.family("ringgate_pubsub_delivery_latency_seconds", "histogram",
-             "From a publish accepted by this node to the message queued on a subscriber's connection.");
-  std::uint64_t cumulative = 0;
-  for (std::size_t i = 0; i < WorkerMetrics::kLatencyBucketsUs.size(); ++i) {
-    cumulative += sum(ws, [i](const WorkerMetrics& m) { return m.latency_buckets[i].get(); });
-    char le[32];
-    std::snprintf(le, sizeof le, "le=\"%g\"", WorkerMetrics::kLatencyBucketsUs[i] / 1e6);
-    out.sample("ringgate_pubsub_delivery_latency_seconds_bucket", le, cumulative);
-  }
-  const std::uint64_t count = sum(ws, [](const WorkerMetrics& m) { return m.latency_count.get(); });
-  out.sample("ringgate_pubsub_delivery_latency_seconds_bucket", "le=\"+Inf\"", count);
-  out.sample("ringgate_pubsub_delivery_latency_seconds_sum", "",
-             double(sum(ws, [](const WorkerMetrics& m) { return m.latency_sum_ns.get(); })) / 1e9);
-  out.sample("ringgate_pubsub_delivery_latency_seconds_count", "", count);
+  histogram(out, ws, "ringgate_pubsub_delivery_latency_seconds",
+            "From a publish accepted by this node to the message queued on a subscriber's connection.",
+            WorkerMetrics::kLatencyBucketsUs, &WorkerMetrics::latency_buckets, 1e-6, &WorkerMetrics::latency_count,
+            &WorkerMetrics::latency_sum_ns, 1e-9);
   out.family("ringgate_api_requests_total", "counter", "HTTP publish API responses, by status.");
   for (std::size_t i = 0; i <= WorkerMetrics::kApiStatuses.size(); ++i) {
     std::string label = "status=\"" +
@@ -140,19 +150,8 @@ void render_metrics(std::span<const WorkerMetrics* const> ws, PromWriter& out, s
   }
   counter(out, ws, "ringgate_pings_sent_total", "Heartbeat pings sent.", &WorkerMetrics::pings_sent);
   counter(out, ws, "ringgate_pongs_received_total", "Pongs received.", &WorkerMetrics::pongs_received);
-  out.family("ringgate_pong_rtt_seconds", "histogram", "Heartbeat ping to pong round trip.");
-  std::uint64_t cumulative = 0;
-  for (std::size_t i = 0; i < WorkerMetrics::kRttBucketsMs.size(); ++i) {
-    cumulative += sum(ws, [i](const WorkerMetrics& m) { return m.pong_rtt_buckets[i].get(); });
-    char le[32];
-    std::snprintf(le, sizeof le, "le=\"%g\"", WorkerMetrics::kRttBucketsMs[i] / 1000.0);
-    out.sample("ringgate_pong_rtt_seconds_bucket", le, cumulative);
-  }
-  const std::uint64_t count = sum(ws, [](const WorkerMetrics& m) { return m.pong_rtt_count.get(); });
-  out.sample("ringgate_pong_rtt_seconds_bucket", "le=\"+Inf\"", count);
-  out.sample("ringgate_pong_rtt_seconds_sum", "",
-             double(sum(ws, [](const WorkerMetrics& m) { return m.pong_rtt_sum_ms.get(); })) / 1000.0);
-  out.sample("ringgate_pong_rtt_seconds_count", "", count);
+  histogram(out, ws, "ringgate_pong_rtt_seconds", "Heartbeat ping to pong round trip.", WorkerMetrics::kRttBucketsMs,
+            &WorkerMetrics::pong_rtt_buckets, 1e-3, &WorkerMetrics::pong_rtt_count, &WorkerMetrics::pong_rtt_sum_ms, 1e-3);
   counter(out, ws, "ringgate_recv_no_buffers_total",
           "Receives that found the provided-buffer ring empty (re-armed after buffers returned).",
           &WorkerMetrics::recv_no_buffers);
