@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building Ringgate needs on Debian 12, and only what is missing (idempotent,
 # non-interactive; run as root or with sudo). `apt-get update` runs only when something is missing.
-#   tools/bootstrap.sh          build dependencies (compiler, CMake, Ninja, liburing, wolfSSL, simdjson,
+#   tools/bootstrap.sh          build dependencies (compiler, CMake, Ninja, liburing, wolfSSL, simdjson, hiredis,
 #                               mimalloc, GoogleTest, Google Benchmark)
 #   tools/bootstrap.sh --test   also what the tests need: clang + libFuzzer runtime, openssl (test
 #                               certificates, s_client), QEMU + busybox for the kTLS VM test, and the
@@ -11,7 +11,7 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 with_tests=0
 [[ "${1:-}" == "--test" ]] && with_tests=1
 
-packages=(g++ cmake ninja-build pkg-config liburing-dev libwolfssl-dev libsimdjson-dev libmimalloc-dev
+packages=(g++ cmake ninja-build pkg-config liburing-dev libwolfssl-dev libsimdjson-dev libhiredis-dev libmimalloc-dev
           libgtest-dev libgmock-dev libbenchmark-dev)
 if ((with_tests)); then
   packages+=(clang libclang-rt-14-dev gnuplot-nox openssl qemu-system-x86 busybox-static kmod cpio xz-utils)

@@ -14,6 +14,8 @@
 // and semantic checks run after the pass, so an id is echoed even when a later field is bad.
 #include "ringgate/pubsub/codec.hpp"
 
+#include "json_walk.hpp"
+
 #include <simdjson.h>
 
 #include <array>
@@ -51,86 +53,6 @@ std::string_view trim_right(const char* begin, const char* end) noexcept {
   return {begin, static_cast<std::size_t>(end - begin)};
 }
 
-// Reads and validates a value completely. `depth` is the depth the value has if it is a container.
-// RFC 8259 number: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?, then only whitespace
-// (raw_json_token() ends at the next structural character).
-bool valid_number(std::string_view t) noexcept {
-  std::size_t i = 0;
-  auto digit = [&](std::size_t k) { return k < t.size() && t[k] >= '0' && t[k] <= '9'; };
-  if (i < t.size() && t[i] == '-') ++i;
-  if (!digit(i)) return false;
-  if (t[i] == '0') {
-    ++i;
-  } else {
-    while (digit(i)) ++i;
-  }
-  if (i < t.size() && t[i] == '.') {
-    if (!digit(++i)) return false;
-    while (digit(i)) ++i;
-  }
-  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
-    ++i;
-    if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
-    if (!digit(i)) return false;
-    while (digit(i)) ++i;
-  }
-  for (; i < t.size(); ++i) {
-    if (t[i] != ' ' && t[i] != '\t' && t[i] != '\n' && t[i] != '\r') return false;
-  }
-  return true;
-}
-
-error_code walk(od::value v, std::size_t depth) noexcept {
-  od::json_type t;
-  if (error_code e = v.type().get(t)) return e;
-  switch (t) {
-    case od::json_type::object: {
-      if (depth > kMaxDepth) return simdjson::DEPTH_ERROR;
-      od::object o;
-      if (error_code e = v.get_object().get(o)) return e;
-      for (auto fr : o) {
-        od::field f;
-        std::string_view key;
-        if (error_code e = std::move(fr).get(f)) return e;
-        if (error_code e = f.unescaped_key().get(key)) return e;
-        if (error_code e = walk(f.value(), depth + 1)) return e;
-      }
-      return simdjson::SUCCESS;
-    }
-    case od::json_type::array: {
-      if (depth > kMaxDepth) return simdjson::DEPTH_ERROR;
-      od::array a;
-      if (error_code e = v.get_array().get(a)) return e;
-      for (auto er : a) {
-        od::value c;
-        if (error_code e = std::move(er).get(c)) return e;
-        if (error_code e = walk(c, depth + 1)) return e;
-      }
-      return simdjson::SUCCESS;
-    }
-    case od::json_type::number: {
-      // Syntax only (RFC 8259 grammar): a number is passed on verbatim, so one beyond 64-bit or
-      // double range (1e400, 2^64) is still valid JSON here, unlike for get_number().
-      const std::string_view tok = v.raw_json_token();
-      return valid_number(tok) ? simdjson::SUCCESS : simdjson::NUMBER_ERROR;
-    }
-    case od::json_type::string: {
-      std::string_view s;
-      return v.get_string().get(s);
-    }
-    case od::json_type::boolean: {
-      bool b;
-      return v.get_bool().get(b);
-    }
-    case od::json_type::null: {
-      bool is_null = false;
-      if (error_code e = v.is_null().get(is_null)) return e;
-      return is_null ? simdjson::SUCCESS : simdjson::TAPE_ERROR;
-    }
-  }
-  return simdjson::TAPE_ERROR;
-}
-
 Slot seen(Slot s) noexcept { return s == Slot::absent ? Slot::ok : Slot::duplicate; }
 
 error_code read_string(od::value v, Slot& slot, std::string_view& out) noexcept {
@@ -139,7 +61,7 @@ error_code read_string(od::value v, Slot& slot, std::string_view& out) noexcept 
   if (error_code e = v.type().get(t)) return e;
   if (t != od::json_type::string) {
     if (slot == Slot::ok) slot = Slot::wrong;
-    return walk(v, 2);
+    return detail::walk_json(v, 2);
   }
   return v.get_string().get(out);
 }
@@ -156,7 +78,7 @@ error_code read_uint(od::value v, Slot& slot, std::uint64_t& out, std::uint64_t 
     return simdjson::SUCCESS;
   }
   if (slot == Slot::ok) slot = Slot::wrong;
-  return walk(v, 2);  // still has to be valid JSON (get_uint64 left it unread)
+  return detail::walk_json(v, 2);  // still has to be valid JSON (get_uint64 left it unread)
 }
 
 // The topic as a view into the input when the JSON string has no escapes (the normal case);
@@ -167,7 +89,7 @@ error_code read_topic(od::value v, Slot& slot, std::string_view& out) noexcept {
   if (error_code e = v.type().get(t)) return e;
   if (t != od::json_type::string) {
     if (slot == Slot::ok) slot = Slot::wrong;
-    return walk(v, 2);
+    return detail::walk_json(v, 2);
   }
   const std::string_view raw = v.raw_json_token();  // '"' text '"' whitespace
   std::string_view text;
@@ -187,7 +109,7 @@ error_code read_data(od::document& doc, od::value v, Slot& slot, std::string_vie
   const std::string_view first = v.raw_json_token();
   od::json_type t;
   if (error_code e = v.type().get(t)) return e;
-  if (error_code e = walk(v, 2)) return e;
+  if (error_code e = detail::walk_json(v, 2)) return e;
   if (t != od::json_type::object && t != od::json_type::array) {
     out = trim_right(first.data(), first.data() + first.size());
     return simdjson::SUCCESS;
@@ -218,7 +140,7 @@ error_code scan_object(od::document& doc, od::object& obj, Scan& s) noexcept {
     } else if (key == "since") {
       e = read_uint(v, s.since, s.since_value, ~std::uint64_t{0});
     } else {
-      e = walk(v, 2);
+      e = detail::walk_json(v, 2);
     }
     if (e) return e;
   }
