@@ -232,6 +232,27 @@ Result<void> Ring::register_file(unsigned slot, int ordinary_fd) noexcept {
   return ret < 0 ? errc_from_errno(-ret) : Result<void>{Errc::io};
 }
 
+Result<void> Ring::connect_plain(int fd, const sockaddr* addr, socklen_t len, std::uint64_t ud) noexcept {
+  RG_SQE_OR_AGAIN(sqe);
+  io_uring_prep_connect(sqe, fd, addr, len);
+  io_uring_sqe_set_data64(sqe, ud);
+  return {};
+}
+
+Result<void> Ring::recv_plain(int fd, void* buf, std::size_t len, std::uint64_t ud) noexcept {
+  RG_SQE_OR_AGAIN(sqe);
+  io_uring_prep_recv(sqe, fd, buf, len, 0);
+  io_uring_sqe_set_data64(sqe, ud);
+  return {};
+}
+
+Result<void> Ring::send_plain(int fd, const void* buf, std::size_t len, std::uint64_t ud) noexcept {
+  RG_SQE_OR_AGAIN(sqe);
+  io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL);
+  io_uring_sqe_set_data64(sqe, ud);
+  return {};
+}
+
 #undef RG_SQE_OR_AGAIN
 
 Result<void> Ring::submit_and_wait(std::uint64_t timeout_ns) noexcept {

@@ -78,6 +78,10 @@ class Ring {
   // into fixed slot `slot` (the caller may close its fd afterwards: the table holds a reference).
   Result<void> connect(int fd, const sockaddr* addr, socklen_t len, std::uint64_t ud) noexcept;
   Result<void> register_file(unsigned slot, int ordinary_fd) noexcept;
+  // Operations on an ordinary fd whatever direct() says (the gateway's broker connections).
+  Result<void> connect_plain(int fd, const sockaddr* addr, socklen_t len, std::uint64_t ud) noexcept;
+  Result<void> recv_plain(int fd, void* buf, std::size_t len, std::uint64_t ud) noexcept;
+  Result<void> send_plain(int fd, const void* buf, std::size_t len, std::uint64_t ud) noexcept;
   // Posts a CQE with (user_data=ud, res=value) on another ring (IORING_OP_MSG_RING). Our own CQE is skipped.
   Result<void> msg_ring(int target_ring_fd, std::int32_t value, std::uint64_t ud) noexcept;
 

@@ -14,12 +14,17 @@ namespace {
 
 struct Recorder final : Broker::Events {
   std::vector<std::string> log;
-  void on_message(std::string_view topic, std::string_view data) noexcept override {
-    log.push_back("msg " + std::string(topic) + " " + std::string(data));
+  void on_message(std::string_view topic, std::string_view data, std::uint64_t published_ns) noexcept override {
+    log.push_back("msg " + std::string(topic) + " " + std::string(data) + (published_ns != 0 ? " at" : ""));
   }
-  void on_published(std::uint64_t token, PublishResult result) noexcept override {
-    log.push_back("pub " + std::to_string(token) + (result == PublishResult::ok ? " ok" : " unavailable"));
+  void on_published(std::uint64_t token, PublishResult result, std::uint64_t receivers) noexcept override {
+    log.push_back("pub " + std::to_string(token) + (result == PublishResult::ok ? " ok" : " unavailable") +
+                  (receivers != 0 ? " to " + std::to_string(receivers) : ""));
   }
+  void on_subscribed(std::string_view topic, bool restored) noexcept override {
+    log.push_back("subscribed " + std::string(topic) + (restored ? " restored" : ""));
+  }
+  void on_subscriptions_lost() noexcept override { log.push_back("lost"); }
   void on_state(bool up) noexcept override { log.push_back(up ? "up" : "down"); }
 };
 
@@ -40,10 +45,14 @@ TEST(MemoryBroker, PublishLoopsBackThenAcknowledges) {
   EXPECT_EQ(ev.log[5], "pub 18446744073709551615 ok") << "the token is passed back untouched";
 }
 
-TEST(MemoryBroker, SubscribeAndUnsubscribeRaiseNoEvents) {
+TEST(MemoryBroker, SubscribeIsConfirmedAtOnceAndUnsubscribeRaisesNothing) {
   Recorder ev;
   MemoryBroker b(ev);
+  EXPECT_TRUE(b.subscribing());
+  EXPECT_TRUE(b.loopback()) << "the fan-out layer numbers a loopback's publish before acking it";
   b.subscribe("news");
+  EXPECT_EQ(ev.log, (std::vector<std::string>{"subscribed news"})) << "confirmed before subscribe() returns, never restored";
+  ev.log.clear();
   b.unsubscribe("news");
   b.unsubscribe("never");
   EXPECT_TRUE(ev.log.empty());
