@@ -1,5 +1,6 @@
 #include "ringgate/app/cli.hpp"
 
+#include <netdb.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 
 namespace ringgate::app {
 namespace {
@@ -38,6 +40,75 @@ bool parse_seconds_ms(const std::string& s, std::uint64_t& out_ms) {
   double v = std::strtod(s.c_str(), &end);
   if (end != s.c_str() + s.size() || !std::isfinite(v) || v < 0 || v > 1e9) return false;
   out_ms = std::uint64_t(std::llround(v * 1000.0));
+  return true;
+}
+
+// --broker embedded | redis://HOST[:PORT][/?sharded=1] | nats://HOST[:PORT]. A host name is
+// resolved once, here (the gateway reconnects to that address).
+bool parse_broker(const std::string& v, gateway::BrokerConfig& b, std::string& err) {
+  b = gateway::BrokerConfig{};
+  b.url = v;
+  if (v == "embedded") return true;
+  std::string_view rest = v;
+  std::uint16_t default_port = 0;
+  if (rest.substr(0, 8) == "redis://") {
+    b.kind = gateway::BrokerKind::redis;
+    default_port = 6379;
+    rest.remove_prefix(8);
+  } else if (rest.substr(0, 7) == "nats://") {
+    b.kind = gateway::BrokerKind::nats;
+    default_port = 4222;
+    rest.remove_prefix(7);
+  } else {
+    err = "--broker: embedded, redis://HOST:PORT[/?sharded=1] or nats://HOST:PORT, not " + v;
+    return false;
+  }
+  std::string_view query;
+  if (const std::size_t slash = rest.find('/'); slash != std::string_view::npos) {
+    query = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+  }
+  if (!query.empty()) {
+    if (b.kind == gateway::BrokerKind::redis && (query == "?sharded=1" || query == "?sharded=true")) {
+      b.sharded = true;
+    } else if (!(b.kind == gateway::BrokerKind::redis && (query == "?sharded=0" || query == "?sharded=false"))) {
+      err = "--broker: unknown option /" + std::string(query) + " in " + v;
+      return false;
+    }
+  }
+  if (rest.empty()) {
+    err = "--broker: " + v + " names no host";
+    return false;
+  }
+  std::string host(rest), port = std::to_string(default_port);
+  if (host.front() == '[') {  // [v6]:port
+    const std::size_t close = host.find(']');
+    if (close == std::string::npos) return err = "--broker: bad address in " + v, false;
+    if (close + 1 < host.size()) {
+      if (host[close + 1] != ':') return err = "--broker: bad address in " + v, false;
+      port = host.substr(close + 2);
+    }
+    host = host.substr(1, close - 1);
+  } else if (const std::size_t colon = host.rfind(':'); colon != std::string::npos) {
+    port = host.substr(colon + 1);
+    host.resize(colon);
+  }
+  std::uint64_t p = 0;
+  if (host.empty() || !parse_u64(port, p) || p == 0 || p > 65535) {
+    err = "--broker: bad host or port in " + v;
+    return false;
+  }
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  if (const int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res); rc != 0 || res == nullptr) {
+    err = "--broker: cannot resolve " + host + ": " + ::gai_strerror(rc);
+    return false;
+  }
+  std::memcpy(&b.address.storage, res->ai_addr, res->ai_addrlen);
+  b.address.len = socklen_t(res->ai_addrlen);
+  ::freeaddrinfo(res);
   return true;
 }
 }  // namespace
@@ -103,6 +174,8 @@ std::string usage() {
          "  --max-subscriptions N     per connection (default 1024)\n"
          "  --api HOST:PORT           HTTP publish API: POST /publish with a bearer token (repeatable)\n"
          "  --api-token TOKEN         the API's bearer token; or --api-token-file FILE (first line)\n"
+         "  --broker URL              embedded (default), redis://HOST:PORT[/?sharded=1] or nats://HOST:PORT:\n"
+         "                            gateways sharing one Redis or NATS deliver each other's publishes\n"
          "  --log-level LEVEL         debug, info, warn or error (default info)\n"
          "  --help, --version\n"
          "Routes: /echo echoes every message with its opcode; /ws is pub/sub (docs/protocol.md);\n"
@@ -262,6 +335,10 @@ CliResult parse_cli(const std::vector<std::string>& args) {
       while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
       if (line.empty()) return fail("--api-token-file: " + v + " has an empty first line");
       o.gateway.api_token = line;
+    } else if (a == "--broker") {
+      if (!value(v)) return fail("--broker needs embedded, redis://HOST:PORT or nats://HOST:PORT");
+      std::string err;
+      if (!parse_broker(v, o.gateway.broker, err)) return fail(err);
     } else if (a == "--log-level") {
       if (!value(v)) return fail("--log-level needs a level");
       if (v == "debug") o.log_level = LogLevel::debug;

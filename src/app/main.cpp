@@ -107,6 +107,15 @@ int main(int argc, char** argv) {
         break;
     }
   }
+  {
+    const gateway::BrokerConfig& b = cli.options.gateway.broker;
+    if (b.kind == gateway::BrokerKind::embedded) {
+      RG_LOG_INFO("broker: embedded");
+    } else {
+      RG_LOG_INFO("broker: %s at %s%s (connections per worker; publishes fail while it is down)", b.url.c_str(),
+                  b.address.to_string().c_str(), b.sharded ? ", sharded pub/sub" : "");
+    }
+  }
   if (cli.options.admin) RG_LOG_INFO("admin on http://%s (/metrics, /healthz)", admin.address().to_string().c_str());
 
   for (;;) {

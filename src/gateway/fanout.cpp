@@ -10,6 +10,7 @@
 // dropped rather than overtake it.
 #include <bit>
 
+#include "external_broker.hpp"
 #include "pubsub_state.hpp"
 #include "ringgate/core/clock.hpp"
 #include "ringgate/gateway/worker.hpp"
@@ -23,7 +24,25 @@ bool Worker::setup_pubsub() noexcept {
     error_ = "cannot reserve the JSON parser";
     return false;
   }
-  ps_->broker = std::make_unique<pubsub::MemoryBroker>(broker_events_);
+  const BrokerContext ctx{ring_, cfg_.broker, broker_events_, metrics_, cfg_.node_id, cfg_.max_publish_bytes};
+  switch (cfg_.broker.kind) {
+    case BrokerKind::embedded:
+      ps_->broker = std::make_unique<pubsub::MemoryBroker>(broker_events_);
+      metrics_.broker_up.set(1);
+      break;
+    case BrokerKind::redis:
+    case BrokerKind::nats: {
+      std::unique_ptr<IoBroker> io =
+          cfg_.broker.kind == BrokerKind::redis ? make_redis_broker(ctx) : make_nats_broker(ctx);
+      if (io == nullptr) {
+        error_ = "cannot set up the broker connections (out of memory)";
+        return false;
+      }
+      ps_->io = io.get();
+      ps_->broker = std::move(io);
+      break;
+    }
+  }
   ps_->backlog.resize(hub_->workers());
   hub_->set_ring_fd(id_, ring_.ring_fd());
   return true;
@@ -33,6 +52,7 @@ void Worker::free_pubsub() noexcept {
   if (!ps_) return;
   for (auto& [name, t] : ps_->owned) {
     for (pubsub::SharedFrame* f : t->history) f->release();
+    for (SubRequest* r : t->pending) delete r;
   }
   ps_->owned.clear();
 }
@@ -89,16 +109,27 @@ OwnedTopic* Worker::owned_topic(std::string_view name, bool create) noexcept {
 void Worker::owner_sub(SubRequest* r) noexcept {
   OwnedTopic* t = owned_topic(r->topic, true);
   if (t->counts[r->from]++ == 0) t->interest |= std::uint64_t(1) << r->from;
-  if (t->total++ == 0) ps_->broker->subscribe(t->name);
-  r->topic_id = t->id;
-  r->seq = t->seq;
-  if (r->has_since && r->since != t->seq) {
+  if (t->total++ == 0) ps_->broker->subscribe(t->name);  // the embedded broker confirms at once
+  // With an external broker the answer waits for its confirmation, so a message published after
+  // the ack reaches the subscriber. While the broker is down the subscription is kept and
+  // answered now; it is restored later, with a gap notice.
+  if (t->confirmed || !ps_->broker->subscribing()) {
+    answer_sub(*t, r);
+  } else {
+    t->pending.push_back(r);
+  }
+}
+
+void Worker::answer_sub(OwnedTopic& t, SubRequest* r) noexcept {
+  r->topic_id = t.id;
+  r->seq = t.seq;
+  if (r->has_since && r->since != t.seq) {
     // Recovery: everything after `since` must still be in the history, else a gap.
-    const std::uint64_t oldest = t->history.empty() ? t->seq + 1 : t->history.front()->seq;
-    if (r->since > t->seq || r->since + 1 < oldest) {
+    const std::uint64_t oldest = t.history.empty() ? t.seq + 1 : t.history.front()->seq;
+    if (r->since > t.seq || r->since + 1 < oldest) {
       r->gap = true;
     } else {
-      for (pubsub::SharedFrame* f : t->history) {
+      for (pubsub::SharedFrame* f : t.history) {
         if (f->seq <= r->since) continue;
         f->retain();
         r->replay.push_back(f);
@@ -112,6 +143,12 @@ void Worker::owner_sub(SubRequest* r) noexcept {
   }
 }
 
+void Worker::answer_pending(OwnedTopic& t) noexcept {
+  std::vector<SubRequest*> pending;
+  pending.swap(t.pending);
+  for (SubRequest* r : pending) answer_sub(t, r);
+}
+
 void Worker::owner_unsub(unsigned from, std::uint64_t topic_id) noexcept {
   auto it = ps_->owned_ids.find(topic_id);
   if (it == ps_->owned_ids.end()) return;
@@ -120,14 +157,16 @@ void Worker::owner_unsub(unsigned from, std::uint64_t topic_id) noexcept {
   if (--t.counts[from] == 0) t.interest &= ~(std::uint64_t(1) << from);
   if (--t.total == 0) {
     ps_->broker->unsubscribe(t.name);
+    t.confirmed = false;
     t.idle_since_ms = now_ms_;
   }
 }
 
 void Worker::owner_pub(PubRequest* r) noexcept {
   if (!ps_->broker->up()) {
+    metrics_.broker_publish_failures.add();
     r->result = pubsub::PublishResult::unavailable;
-    BrokerEvents{*this}.on_published(reinterpret_cast<std::uint64_t>(r), r->result);
+    BrokerEvents{*this}.on_published(reinterpret_cast<std::uint64_t>(r), r->result, 0);
     return;
   }
   ps_->publishing = r;
@@ -135,15 +174,21 @@ void Worker::owner_pub(PubRequest* r) noexcept {
   ps_->publishing = nullptr;
 }
 
-void Worker::BrokerEvents::on_message(std::string_view topic, std::string_view data) noexcept {
-  w.owner_message(topic, data);
+void Worker::BrokerEvents::on_message(std::string_view topic, std::string_view data,
+                                      std::uint64_t published_ns) noexcept {
+  w.owner_message(topic, data, published_ns);
 }
 
-void Worker::BrokerEvents::on_published(std::uint64_t token, pubsub::PublishResult result) noexcept {
+void Worker::BrokerEvents::on_published(std::uint64_t token, pubsub::PublishResult result,
+                                        std::uint64_t receivers) noexcept {
   auto* r = reinterpret_cast<PubRequest*>(token);
   r->result = result;
   if (result == pubsub::PublishResult::ok) {
-    if (OwnedTopic* t = w.owned_topic(r->topic, false)) {
+    if (!w.ps_->broker->loopback()) {
+      // The message comes back later on the subscriber connection: its number is not known yet.
+      r->seq = 0;
+      r->delivered = receivers;
+    } else if (OwnedTopic* t = w.owned_topic(r->topic, false)) {
       r->seq = t->seq;
       r->delivered = t->total;
     }
@@ -155,18 +200,45 @@ void Worker::BrokerEvents::on_published(std::uint64_t token, pubsub::PublishResu
   }
 }
 
+void Worker::BrokerEvents::on_subscribed(std::string_view topic, bool restored) noexcept {
+  OwnedTopic* t = w.owned_topic(topic, false);
+  if (t == nullptr || t->total == 0) return;
+  t->confirmed = true;
+  w.answer_pending(*t);
+  if (!restored) return;
+  // Messages were lost while the subscription was gone: the history no longer covers them (a
+  // recovery from before the outage gets a gap), and every subscriber hears of the gap now.
+  for (pubsub::SharedFrame* f : t->history) f->release();
+  t->history.clear();
+  for (std::uint64_t m = t->interest; m != 0; m &= m - 1) {
+    const unsigned to = unsigned(std::countr_zero(m));
+    if (to == w.id_) {
+      w.announce_gap(t->id);
+    } else {
+      (void)w.mail(to, pubsub::MailEntry{kMailGap, 0, t->id, nullptr}, true);
+    }
+  }
+}
+
+void Worker::BrokerEvents::on_subscriptions_lost() noexcept {
+  for (auto& [name, t] : w.ps_->owned) {
+    t->confirmed = false;
+    w.answer_pending(*t);
+  }
+}
+
 void Worker::BrokerEvents::on_state(bool up) noexcept {
   RG_LOG_INFO("worker %u: broker %s is %s", w.id_, w.ps_->broker->name(), up ? "up" : "down");
 }
 
-void Worker::owner_message(std::string_view topic, std::string_view data) noexcept {
+void Worker::owner_message(std::string_view topic, std::string_view data, std::uint64_t published_ns) noexcept {
   OwnedTopic* t = owned_topic(topic, true);
   const std::uint64_t seq = ++t->seq;
   t->idle_since_ms = now_ms_;
   const std::uint32_t holders = std::uint32_t(std::popcount(t->interest)) + (cfg_.history > 0 ? 1 : 0);
   if (holders == 0) return;
-  const std::uint64_t published_ns =
-      ps_->publishing != nullptr ? ps_->publishing->received_ns : monotonic_ns();
+  if (ps_->publishing != nullptr) published_ns = ps_->publishing->received_ns;
+  if (published_ns == 0) published_ns = monotonic_ns();
   pubsub::SharedFrame* f = pubsub::SharedFrame::make(t->name, t->id, seq, data, published_ns, holders);
   if (f == nullptr) {
     t->gap |= t->interest;  // nobody gets this one: say so with the next
@@ -227,6 +299,9 @@ void Worker::on_mail(const pubsub::MailEntry& e) noexcept {
       return;
     case kMailPubDone:
       on_pub_done(static_cast<PubRequest*>(e.p));
+      return;
+    case kMailGap:
+      announce_gap(e.b);
       return;
     default:
       RG_BUG_IF(true);

@@ -63,6 +63,25 @@ void gauge_sum(PromWriter& out, std::span<const WorkerMetrics* const> ws, const 
   out.sample(name, "", std::uint64_t(v < 0 ? 0 : v));
 }
 
+void render_broker(std::span<const WorkerMetrics* const> ws, PromWriter& out) {
+  bool up = !ws.empty();
+  for (const WorkerMetrics* w : ws) up = up && w->broker_up.get() == 1;
+  out.family("ringgate_broker_up", "gauge",
+             "1 when every worker's broker connections are ready (always 1 with the embedded broker).");
+  out.sample("ringgate_broker_up", "", std::uint64_t(up ? 1 : 0));
+  counter(out, ws, "ringgate_broker_reconnects_total", "Broker connections made again after one was lost.",
+          &WorkerMetrics::broker_reconnects);
+  counter(out, ws, "ringgate_broker_resubscribed_topics_total", "Topics subscribed again after a broker reconnect.",
+          &WorkerMetrics::broker_resubscribed);
+  counter(out, ws, "ringgate_broker_messages_total", "Messages in from the broker.", &WorkerMetrics::broker_messages);
+  counter(out, ws, "ringgate_broker_publish_failures_total",
+          "Publishes refused at once (broker down or over its limits) or failed by the broker.",
+          &WorkerMetrics::broker_publish_failures);
+  histogram(out, ws, "ringgate_broker_publish_latency_seconds", "From a publish sent to the broker to its answer.",
+            WorkerMetrics::kBrokerLatencyBucketsUs, &WorkerMetrics::broker_latency_buckets, 1e-6,
+            &WorkerMetrics::broker_latency_count, &WorkerMetrics::broker_latency_sum_ns, 1e-9);
+}
+
 void render_pubsub(std::span<const WorkerMetrics* const> ws, PromWriter& out, std::uint64_t ring_depth) {
   gauge_sum(out, ws, "ringgate_pubsub_subscriptions", "Subscriptions of connected clients.",
             &WorkerMetrics::pubsub_subscriptions);
@@ -98,6 +117,7 @@ void render_pubsub(std::span<const WorkerMetrics* const> ws, PromWriter& out, st
             "From a publish accepted by this node to the message queued on a subscriber's connection.",
             WorkerMetrics::kLatencyBucketsUs, &WorkerMetrics::latency_buckets, 1e-6, &WorkerMetrics::latency_count,
             &WorkerMetrics::latency_sum_ns, 1e-9);
+  render_broker(ws, out);
   out.family("ringgate_api_requests_total", "counter", "HTTP publish API responses, by status.");
   for (std::size_t i = 0; i <= WorkerMetrics::kApiStatuses.size(); ++i) {
     std::string label = "status=\"" +

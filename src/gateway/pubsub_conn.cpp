@@ -407,4 +407,17 @@ void Worker::flush_gaps(std::uint32_t index, Connection& conn) noexcept {
   it->second.gaps.clear();
 }
 
+void Worker::announce_gap(std::uint64_t topic_id) noexcept {
+  auto it = ps_->local.find(topic_id);
+  if (it == ps_->local.end()) return;
+  char gap[256];
+  const std::size_t len = pubsub::encode_gap(gap, sizeof gap, it->second.name);
+  for (std::uint32_t index : it->second.subs) {
+    Connection& conn = *conns_.slot(index);
+    if (conn.phase != Phase::open) continue;
+    metrics_.pubsub_gaps.add();
+    send_json(index, conn, gap, len);
+  }
+}
+
 }  // namespace ringgate::gateway

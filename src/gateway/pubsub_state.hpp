@@ -22,6 +22,8 @@
 
 namespace ringgate::gateway {
 
+class IoBroker;  // external_broker.hpp
+
 enum MailKind : std::uint32_t {
   kMailDeliver = 1,  // owner -> worker: p = SharedFrame (one reference), a = 1 when a gap precedes it
   kMailSub,          // worker -> owner: p = SubRequest
@@ -29,6 +31,7 @@ enum MailKind : std::uint32_t {
   kMailUnsub,        // worker -> owner: a = worker, b = topic id (one subscription fewer)
   kMailPub,          // worker -> owner: p = PubRequest
   kMailPubDone,      // owner -> worker: the same PubRequest, answered
+  kMailGap,          // owner -> worker: b = topic id; the broker lost the topic's messages for a while
 };
 
 struct SubRequest {
@@ -66,6 +69,8 @@ struct OwnedTopic {
   std::uint64_t gap = 0;                  // workers whose last delivery was dropped (ring full)
   std::deque<pubsub::SharedFrame*> history;  // one reference each, oldest first
   std::uint64_t idle_since_ms = 0;        // last message or last subscriber gone
+  bool confirmed = false;                 // the broker holds the subscription
+  std::vector<SubRequest*> pending;       // subscriptions answered once the broker confirms
 };
 
 struct LocalTopic {
@@ -94,6 +99,7 @@ struct PubsubState {
   std::size_t decoder_limit;
   pubsub::Decoder decoder;
   std::unique_ptr<pubsub::Broker> broker;
+  IoBroker* io = nullptr;  // the broker, when its connections run on our ring (Redis, NATS)
   // Topics this worker's connections subscribe to.
   std::unordered_map<std::uint64_t, LocalTopic> local;
   std::unordered_map<std::string, std::uint64_t> local_ids;

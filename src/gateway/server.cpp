@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -81,6 +82,10 @@ void Server::tick() {
 
 Result<void> Server::start(const Config& cfg, std::string& why) {
   cfg_ = cfg;
+  // The node's name in broker envelopes: random per process (a restarted node is a new node).
+  while (cfg_.node_id == 0) {
+    if (::getrandom(&cfg_.node_id, sizeof cfg_.node_id, 0) != sizeof cfg_.node_id) cfg_.node_id = monotonic_ns();
+  }
   const unsigned n = cfg.workers == 0 ? 1 : cfg.workers;
   if (!cfg.listen_tls.empty()) {
     tls::global_init();
@@ -155,7 +160,7 @@ Result<void> Server::start(const Config& cfg, std::string& why) {
   ready_ = std::make_unique<std::atomic<int>[]>(n);
   for (unsigned w = 0; w < n; ++w) {
     ready_[w].store(0);
-    workers_.push_back(std::make_unique<Worker>(w, cfg, per_worker[w], ktls_available_, hub_.get()));
+    workers_.push_back(std::make_unique<Worker>(w, cfg_, per_worker[w], ktls_available_, hub_.get()));
   }
   for (unsigned w = 0; w < n; ++w) {
     threads_.emplace_back([this, w] {

@@ -10,6 +10,7 @@ enum Kind : std::uint8_t {
   kAccept = 1, kRecv, kSend, kClose, kCancel, kShutdown, kFdInstall, kWake,
   kPeerFd,  // FIXED_FD_INSTALL to learn a connection's TCP peer (trusted-proxy check)
   kKtlsFd,  // FIXED_FD_INSTALL to setsockopt kTLS keys on a direct descriptor
+  kBroker,  // a broker connection's operation: slot = link << 4 | op, generation = the link's epoch
 };
 inline constexpr std::uint32_t kGenMask = 0xffffff;
 inline constexpr std::uint32_t kNoSlot = 0xffffffff;

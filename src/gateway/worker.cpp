@@ -10,6 +10,7 @@
 #include <cstddef>
 
 #include "ringgate/core/clock.hpp"
+#include "external_broker.hpp"
 #include "pubsub_state.hpp"
 #include "user_data.hpp"
 
@@ -98,6 +99,7 @@ void Worker::run(std::atomic<int>& ready) noexcept {
   }
   ready.store(1, std::memory_order_release);
   loop();
+  close_broker();
   hub_->set_ring_fd(id_, -1);  // no more wake-ups: the ring closes with this worker
   tls::thread_cleanup();
 }
@@ -139,6 +141,7 @@ void Worker::loop() noexcept {
         }
       }
     }
+    if (ps_->io != nullptr) ps_->io->poll(now_ms_);  // what the broker got to send goes out in this submit
     flush();
     // What this turn's requests and deliveries sent goes out now; what arrived meanwhile waits for
     // the next turn (its wake-up CQE ends the wait at once), so nothing here needs a flush.
@@ -176,6 +179,21 @@ void Worker::loop() noexcept {
   (void)ring_.submit();
 }
 
+void Worker::close_broker() noexcept {
+  if (ps_->io == nullptr) return;
+  ps_->io->stop();
+  net::Completion cqes[64];
+  const std::uint64_t deadline = monotonic_ms() + 1000;
+  while (!ps_->io->idle() && monotonic_ms() < deadline) {
+    (void)ring_.submit_and_wait(10'000'000u);
+    now_ms_ = monotonic_ms();
+    const std::size_t n = ring_.reap(cqes, std::size(cqes));
+    for (std::size_t i = 0; i < n; ++i) {
+      if (kind_of(cqes[i].user_data) == kBroker) ps_->io->on_completion(cqes[i].user_data, cqes[i].res, now_ms_);
+    }
+  }
+}
+
 void Worker::arm_accept(std::size_t listener) noexcept {
   if (ring_.accept_multishot(listeners_[listener].spec.fd, ud(kAccept, std::uint32_t(listener)))) {
     accept_armed_[listener] = 1;
@@ -195,6 +213,9 @@ void Worker::dispatch(const net::Completion& c) noexcept {
       return;
     case kCancel:
     case kWake:
+      return;
+    case kBroker:
+      if (ps_->io != nullptr) ps_->io->on_completion(c.user_data, c.res, now_ms_);
       return;
     default:
       break;

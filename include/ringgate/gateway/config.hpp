@@ -21,6 +21,21 @@ struct TlsListen {
   std::vector<tls::CertFiles> certs;  // the first is the default; the others are picked by SNI
 };
 
+enum class BrokerKind : std::uint8_t { embedded, redis, nats };
+
+// --broker: where topics live. External brokers are reached from every worker's own ring.
+struct BrokerConfig {
+  BrokerKind kind = BrokerKind::embedded;
+  net::SockAddr address;       // redis / nats
+  std::string url;             // as given, for logs
+  bool sharded = false;        // redis: SSUBSCRIBE / SPUBLISH (cluster-style shard channels)
+  std::uint64_t ping_interval_ms = 5000;      // liveness: a PING this often; two unanswered -> reconnect
+  std::uint64_t connect_timeout_ms = 5000;
+  std::uint64_t backoff_min_ms = 100, backoff_max_ms = 5000;  // full jitter, doubling
+  std::uint64_t backoff_reset_ms = 30000;     // a connection up this long starts the backoff afresh
+  std::uint32_t max_pending_bytes = 16u << 20;// unsent commands per connection beyond this: publishes fail
+};
+
 struct Config {
   std::vector<net::SockAddr> listen;
   std::vector<TlsListen> listen_tls;
@@ -57,6 +72,8 @@ struct Config {
   std::uint32_t max_subscriptions = 1024;      // per connection
   std::vector<net::SockAddr> api;              // --api: POST /publish listeners
   std::string api_token;                       // bearer token (from --api-token or --api-token-file)
+  BrokerConfig broker;
+  std::uint64_t node_id = 0;                   // names this process in broker envelopes; 0 = random at start
   bool direct_descriptors = true;
   unsigned fixed_files = 0;                    // per worker ring; 0 = RLIMIT_NOFILE
 };

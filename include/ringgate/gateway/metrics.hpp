@@ -98,6 +98,28 @@ struct WorkerMetrics {
     latency_count.add();
     latency_sum_ns.add(ns);
   }
+  // The broker (--broker): per worker 1 while all its broker connections are ready.
+  Gauge broker_up;
+  Counter broker_reconnects;     // connections made again after one was lost
+  Counter broker_resubscribed;   // topics subscribed again after a reconnect
+  Counter broker_messages;       // messages in from the broker
+  Counter broker_publish_failures;  // publishes refused (broker down, over its limits) or failed
+  // A publish sent to the broker -> its reply.
+  static constexpr std::array<std::uint32_t, 12> kBrokerLatencyBucketsUs = {50,   100,   250,   500,    1000,   2500,
+                                                                            5000, 10000, 25000, 100000, 500000, 2000000};
+  std::array<Counter, kBrokerLatencyBucketsUs.size()> broker_latency_buckets;  // non-cumulative here
+  Counter broker_latency_count, broker_latency_sum_ns;
+  void observe_broker_publish(std::uint64_t ns) noexcept {
+    const std::uint64_t us = ns / 1000;
+    for (std::size_t i = 0; i < kBrokerLatencyBucketsUs.size(); ++i) {
+      if (us < kBrokerLatencyBucketsUs[i]) {
+        broker_latency_buckets[i].add();
+        break;
+      }
+    }
+    broker_latency_count.add();
+    broker_latency_sum_ns.add(ns);
+  }
   static constexpr std::array<int, 9> kApiStatuses = {200, 400, 401, 404, 405, 411, 413, 431, 503};
   std::array<Counter, kApiStatuses.size() + 1> api_requests;  // last = other
   void count_api(int status) noexcept {

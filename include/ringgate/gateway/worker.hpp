@@ -113,8 +113,10 @@ class Worker {
   struct BrokerEvents final : pubsub::Broker::Events {
     Worker& w;
     explicit BrokerEvents(Worker& worker) noexcept : w(worker) {}
-    void on_message(std::string_view topic, std::string_view data) noexcept override;
-    void on_published(std::uint64_t token, pubsub::PublishResult result) noexcept override;
+    void on_message(std::string_view topic, std::string_view data, std::uint64_t published_ns) noexcept override;
+    void on_published(std::uint64_t token, pubsub::PublishResult result, std::uint64_t receivers) noexcept override;
+    void on_subscribed(std::string_view topic, bool restored) noexcept override;
+    void on_subscriptions_lost() noexcept override;
     void on_state(bool up) noexcept override;
   };
 
@@ -178,6 +180,7 @@ class Worker {
   void enqueue_frame(std::uint32_t index, Connection& conn, LocalFrame* lf, pubsub::SlowPolicy policy) noexcept;
   void slow_close(std::uint32_t index, Connection& conn) noexcept;
   void flush_gaps(std::uint32_t index, Connection& conn) noexcept;
+  void announce_gap(std::uint64_t topic_id) noexcept;  // a gap notice to every local subscriber
   void detach_subscriptions(std::uint32_t index) noexcept;
   void detach_one(std::uint32_t index, std::uint64_t topic_id) noexcept;
   std::uint64_t conn_token(std::uint32_t index) const noexcept {
@@ -190,7 +193,10 @@ class Worker {
   void owner_sub(SubRequest* r) noexcept;
   void owner_unsub(unsigned from, std::uint64_t topic_id) noexcept;
   void owner_pub(PubRequest* r) noexcept;
-  void owner_message(std::string_view topic, std::string_view data) noexcept;
+  void owner_message(std::string_view topic, std::string_view data, std::uint64_t published_ns) noexcept;
+  void answer_sub(OwnedTopic& t, SubRequest* r) noexcept;
+  void answer_pending(OwnedTopic& t) noexcept;
+  void close_broker() noexcept;  // after the loop: shut the broker connections, wait for their operations
   OwnedTopic* owned_topic(std::string_view name, bool create) noexcept;
   unsigned owner_of(std::string_view topic) const noexcept;
   void route_sub(SubRequest* r) noexcept;

@@ -276,5 +276,51 @@ TEST(CliApi, LastTokenFlagWins) {
   EXPECT_EQ(b.options.gateway.api_token, "inline");
 }
 
+TEST(CliBroker, EmbeddedByDefaultAndByName) {
+  EXPECT_EQ(parse_cli({}).options.gateway.broker.kind, gateway::BrokerKind::embedded);
+  CliResult r = parse_cli({"--broker", "embedded"});
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  EXPECT_EQ(r.options.gateway.broker.kind, gateway::BrokerKind::embedded);
+}
+
+TEST(CliBroker, RedisAndNatsUrls) {
+  CliResult r = parse_cli({"--broker", "redis://127.0.0.1:6380"});
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  EXPECT_EQ(r.options.gateway.broker.kind, gateway::BrokerKind::redis);
+  EXPECT_EQ(r.options.gateway.broker.address.to_string(), "127.0.0.1:6380");
+  EXPECT_FALSE(r.options.gateway.broker.sharded);
+  EXPECT_EQ(r.options.gateway.broker.url, "redis://127.0.0.1:6380");
+
+  r = parse_cli({"--broker", "redis://127.0.0.1:7000/?sharded=1"});
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  EXPECT_TRUE(r.options.gateway.broker.sharded);
+  EXPECT_EQ(r.options.gateway.broker.address.port(), 7000);
+
+  r = parse_cli({"--broker", "nats://[::1]:4333"});
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  EXPECT_EQ(r.options.gateway.broker.kind, gateway::BrokerKind::nats);
+  EXPECT_EQ(r.options.gateway.broker.address.to_string(), "[::1]:4333");
+
+  // Default ports, and names resolved at start-up.
+  r = parse_cli({"--broker", "redis://localhost"});
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  EXPECT_EQ(r.options.gateway.broker.address.port(), 6379);
+  EXPECT_TRUE(r.options.gateway.broker.address.is_loopback());
+  r = parse_cli({"--broker", "nats://127.0.0.1"});
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  EXPECT_EQ(r.options.gateway.broker.address.port(), 4222);
+}
+
+TEST(CliBroker, RefusesWhatItCannotUse) {
+  for (const char* bad : {"bogus://x", "redis://", "nats://", "redis://127.0.0.1:0", "redis://127.0.0.1:65536",
+                          "redis://127.0.0.1:x", "redis://127.0.0.1:6379/?sharded=2", "nats://127.0.0.1:4222/?sharded=1",
+                          "redis://[::1", "http://127.0.0.1:80", "", "redis://no-such-host.invalid:6379"}) {
+    CliResult r = parse_cli({"--broker", bad});
+    EXPECT_FALSE(r.error.empty()) << "accepted --broker '" << bad << "'";
+    EXPECT_NE(r.error.find("--broker"), std::string::npos) << r.error;
+  }
+  EXPECT_FALSE(parse_cli({"--broker"}).error.empty());
+}
+
 }  // namespace
 }  // namespace ringgate::app
