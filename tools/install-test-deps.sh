@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the integration tests (tests/integration) need, and only what is missing:
-#   - Debian packages: python3-websockets (for /usr/bin/python3, not a pyenv python), chromium;
+#   - Debian packages: python3-websockets (for /usr/bin/python3, not a pyenv python), chromium,
+#     redis-server, redis-tools (redis-cli) and nats-server for the broker tests (the tests start
+#     their own servers on loopback ports the kernel picks; a packaged service on 6379 is unused);
 #   - tests/integration/node/node_modules from package-lock.json (`npm ci`: pinned ws and
 #     playwright-core; no browser download, the tests drive Debian's /usr/bin/chromium).
 # Idempotent, non-interactive (CI=true, no stdin), meant to run as root on Debian 12.
@@ -16,12 +18,17 @@ node_only=0
 for arg in "$@"; do
   case "${arg}" in
     --node-only) node_only=1 ;;
-    -h|--help) sed -n '2,11p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "install-test-deps: unknown argument: ${arg}" >&2; exit 2 ;;
   esac
 done
 
 log() { echo "install-test-deps: $*"; }
+
+# Debian puts nats-server in /usr/sbin, which is not on every user's PATH.
+have_binary() {
+  PATH="${PATH}:/usr/sbin:/usr/bin" command -v "$1" >/dev/null 2>&1
+}
 
 install_debian_packages() {
   local missing=()
@@ -30,8 +37,11 @@ install_debian_packages() {
   if [[ ! -x /usr/bin/chromium ]]; then missing+=(chromium); fi
   if ! command -v node >/dev/null 2>&1; then missing+=(nodejs); fi
   if ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
+  if ! have_binary redis-server; then missing+=(redis-server); fi
+  if ! have_binary redis-cli; then missing+=(redis-tools); fi
+  if ! have_binary nats-server; then missing+=(nats-server); fi
   if ((${#missing[@]} == 0)); then
-    log "Debian packages already present (python3-websockets, chromium, node, npm)"
+    log "Debian packages already present (python3-websockets, chromium, node, npm, redis-server, redis-tools, nats-server)"
     return
   fi
   log "installing Debian packages: ${missing[*]}"
