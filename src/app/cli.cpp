@@ -26,6 +26,7 @@ std::uint64_t* duration_flag(gateway::Config& g, const std::string& a) {
   if (a == "--tls-ticket-rotate") return &g.tls_ticket_rotate_ms;
   if (a == "--proxy-timeout") return &g.proxy_timeout_ms;
   if (a == "--history-ttl") return &g.history_ttl_ms;
+  if (a == "--broker-ping-interval") return &g.broker.ping_interval_ms;
   return nullptr;
 }
 
@@ -46,7 +47,9 @@ bool parse_seconds_ms(const std::string& s, std::uint64_t& out_ms) {
 // --broker embedded | redis://HOST[:PORT][/?sharded=1] | nats://HOST[:PORT]. A host name is
 // resolved once, here (the gateway reconnects to that address).
 bool parse_broker(const std::string& v, gateway::BrokerConfig& b, std::string& err) {
-  b = gateway::BrokerConfig{};
+  b.kind = gateway::BrokerKind::embedded;  // (the timing fields keep what other flags set)
+  b.address = net::SockAddr{};
+  b.sharded = false;
   b.url = v;
   if (v == "embedded") return true;
   std::string_view rest = v;
@@ -174,8 +177,11 @@ std::string usage() {
          "  --max-subscriptions N     per connection (default 1024)\n"
          "  --api HOST:PORT           HTTP publish API: POST /publish with a bearer token (repeatable)\n"
          "  --api-token TOKEN         the API's bearer token; or --api-token-file FILE (first line)\n"
-         "  --broker URL              embedded (default), redis://HOST:PORT[/?sharded=1] or nats://HOST:PORT:\n"
-         "                            gateways sharing one Redis or NATS deliver each other's publishes\n"
+         "  --broker URL              embedded (default), redis://HOST[:PORT][/?sharded=1] (port 6379) or\n"
+         "                            nats://HOST[:PORT] (port 4222): gateways sharing one Redis or NATS\n"
+         "                            deliver each other's publishes\n"
+         "  --broker-ping-interval S  a PING on each broker connection this often; two unanswered -> reconnect\n"
+         "                            (default 5)\n"
          "  --log-level LEVEL         debug, info, warn or error (default info)\n"
          "  --help, --version\n"
          "Routes: /echo echoes every message with its opcode; /ws is pub/sub (docs/protocol.md);\n"
@@ -274,6 +280,7 @@ CliResult parse_cli(const std::vector<std::string>& args) {
       if (!value(v) || !parse_seconds_ms(v, n)) return fail(a + " needs seconds (e.g. 5 or 0.5)");
       if (n > kMaxDurationMs) return fail(a + ": at most 40 days");
       if (a == "--pong-timeout" && n == 0) return fail("--pong-timeout must be above 0");
+      if (a == "--broker-ping-interval" && n < 100) return fail("--broker-ping-interval: at least 0.1 s");
       *field = n;
       explicit_flags.push_back(a);
     } else if (a == "--heartbeat-profile") {

@@ -216,6 +216,16 @@ def redis_command(port, *args, timeout=IO_TIMEOUT_S):
     return reply
 
 
+def redis_pipeline(port, commands, timeout=IO_TIMEOUT_S):
+    """Sends every command (a tuple of args) on one connection without waiting, then reads the
+    replies in order; returns them (error replies as RespError values)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.settimeout(timeout)
+        s.sendall(b"".join(_resp_command(c) for c in commands))
+        buf = bytearray()
+        return [_read_resp(s, buf) for _ in commands]
+
+
 def redis_cli(port, *args, timeout=IO_TIMEOUT_S):
     """Runs `redis-cli -h 127.0.0.1 -p PORT args...`; returns its stdout stripped. Fails on a
     non-zero exit or an (error) reply."""

@@ -11,6 +11,7 @@ BrokerScenarios holds the scenarios shared with test_broker_nats.py; a backend c
 server, the --broker URL, a raw external publish and the broker's own view of subscriptions."""
 import json
 import os
+import signal
 import sys
 import time
 import unittest
@@ -60,6 +61,13 @@ class BrokerScenarios:
         self.assertEqual(m.get("ringgate_broker_up"), value,
                          f"ringgate_broker_up after {timeout}s (gateway pid {gateway.pid()})")
         return m
+
+    def assertCleanExit(self, gateway):
+        code = gateway.stop(timeout=15)
+        log = gateway.stderr_text()
+        self.assertEqual(code, 0, log[-2000:])
+        self.assertNotIn("Sanitizer", log)
+        self.assertNotIn("runtime error", log)
 
     def delivered(self, subscribers):
         return subscribers * self.DELIVERED_PER_SUBSCRIBER
@@ -273,6 +281,10 @@ class BrokerScenarios:
                                  [{"after": t}, "raw %s" % t], f"node {node} topic {t}")
             self.assertEqual(len(frames), 2 * len(topics), f"node {node}: extra frames")
         self.assertEqual([o["data"] for o in rh.msgs_of(late.quiet(1.0))], ["late"])
+        # SIGTERM with clients subscribed and broker connections up: a clean exit (under ASan,
+        # the leak check of everything the outage and restore allocated).
+        for g in (a, b):
+            self.assertCleanExit(g)
 
     def scenario_broker_absent_at_start(self):
         port = bs.free_port()
@@ -390,6 +402,71 @@ class RedisBrokerTest(RedisBackend, PubSubCase):
     def test_bad_broker_values_refuse_to_start(self):
         self.check_broker_values(("bogus://x", "redis://", ""),
                                  f"redis://127.0.0.1:{bs.free_port()}")
+
+
+class RedisLivenessTest(RedisBackend, PubSubCase):
+    """What only a misbehaving broker or client shows: a Redis that stops answering (SIGSTOP: the
+    TCP connections stay up, nothing comes back) is found by the pings, and a client that never
+    reads does not slow the gateway's Redis read."""
+
+    def test_frozen_redis_is_found_by_pings(self):
+        broker = self.start_broker()
+        g = rh.start_server(self, "--workers", str(WORKERS), "--client-publish", "on",
+                            "--broker", self.broker_url(broker), "--broker-ping-interval", "0.3")
+        self.assertBrokerUp(g, 1, UP_TIMEOUT_S)
+        c = self.client(g)
+        self.subscribe(c, "frozen.t")
+        self.wait_subscribers(broker, "frozen.t", 1)
+        os.kill(broker.pid(), signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            # Two unanswered pings, 0.3 s apart, end each connection (the loop looks every 0.1 s).
+            self.assertBrokerUp(g, 0, 3.0)
+            self.assertLess(time.monotonic() - t0, 2.5, "a frozen Redis took too long to notice")
+            pub = self.client(g)
+            self.assertUnavailable(pub, "frozen.t")
+        finally:
+            os.kill(broker.pid(), signal.SIGCONT)
+        self.assertBrokerUp(g, 1, RESTORE_TIMEOUT_S)
+        frames = self.collect(c, lambda f: any(o.get("op") == "gap" for _, o in f), 5.0)
+        self.assertIn({"op": "gap", "topic": "frozen.t"}, [o for _, o in frames])
+        # Redis may keep the dead connections' subscriptions until it notices them: at least ours.
+        self.assertGreaterEqual(self.subscribers(broker, "frozen.t"), 1)
+        self.raw_publish(broker, "frozen.t", '"thawed"')
+        frames = self.collect(c, lambda f: len(rh.msgs_of(f)) >= 1, 5.0)
+        self.assertEqual([m["data"] for m in rh.msgs_of(frames)], ["thawed"])
+
+    def test_client_that_never_reads_does_not_stall_the_broker_read(self):
+        broker = self.start_broker()
+        g = rh.start_server(self, "--workers", str(WORKERS), "--broker", self.broker_url(broker),
+                            "--max-outbound-bytes", "262144")
+        self.assertBrokerUp(g, 1, UP_TIMEOUT_S)
+        slow = self.client(g, rcvbuf=4096)
+        self.subscribe(slow, "flood.t")
+        normal = self.client(g)
+        self.subscribe(normal, "flood.t")
+        self.wait_subscribers(broker, "flood.t", 1)
+        # 8 MB in batches of 200 KB, the reader keeping up between batches; the client that never
+        # reads fills its socket buffers, then its queue, and is closed (policy disconnect).
+        batches, per_batch, pad = 40, 200, "p" * 1000
+        frames = []
+        for b in range(batches):
+            first = b * per_batch
+            replies = bs.redis_pipeline(broker.port, [
+                ("PUBLISH", "flood.t", '{"n":%d,"pad":"%s"}' % (i, pad)) for i in range(first, first + per_batch)])
+            self.assertEqual(replies, [1] * per_batch, "Redis delivered every message to the gateway")
+            frames += self.collect(normal, lambda f, want=first + per_batch - len(rh.msgs_of(frames)):
+                                   len(rh.msgs_of(f)) >= want, 10.0)
+        n = batches * per_batch
+        self.assertEqual([m["data"]["n"] for m in rh.msgs_of(frames)], list(range(n)),
+                         "the reading subscriber got every message, in order")
+        m = g.wait_metrics(lambda m: m.get("ringgate_pubsub_slow_consumer_closes_total") >= 1)
+        self.assertEqual(m.get("ringgate_pubsub_slow_consumer_closes_total"), 1)
+        self.assertEqual(m.get("ringgate_broker_messages_total"), n)
+        self.assertEqual(m.get("ringgate_broker_reconnects_total"), 0, "a broker connection was lost")
+        self.assertEqual(m.get("ringgate_broker_up"), 1)
+        # Redis kept the gateway's subscriber connection (no output-buffer limit was reached).
+        self.assertEqual(self.subscribers(broker, "flood.t"), 1)
 
 
 class RedisShardedBrokerTest(RedisBackend, PubSubCase):

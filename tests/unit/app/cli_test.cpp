@@ -311,6 +311,18 @@ TEST(CliBroker, RedisAndNatsUrls) {
   EXPECT_EQ(r.options.gateway.broker.address.port(), 4222);
 }
 
+TEST(CliBroker, PingIntervalInAnyOrder) {
+  EXPECT_EQ(parse_cli({}).options.gateway.broker.ping_interval_ms, 5000u);
+  for (auto args : {std::vector<std::string>{"--broker-ping-interval", "0.5", "--broker", "redis://127.0.0.1:1"},
+                    std::vector<std::string>{"--broker", "redis://127.0.0.1:1", "--broker-ping-interval", "0.5"}}) {
+    CliResult r = parse_cli(args);
+    ASSERT_TRUE(r.error.empty()) << r.error;
+    EXPECT_EQ(r.options.gateway.broker.ping_interval_ms, 500u) << args[0];
+  }
+  EXPECT_FALSE(parse_cli({"--broker-ping-interval", "0.05"}).error.empty());
+  EXPECT_FALSE(parse_cli({"--broker-ping-interval", "x"}).error.empty());
+}
+
 TEST(CliBroker, RefusesWhatItCannotUse) {
   for (const char* bad : {"bogus://x", "redis://", "nats://", "redis://127.0.0.1:0", "redis://127.0.0.1:65536",
                           "redis://127.0.0.1:x", "redis://127.0.0.1:6379/?sharded=2", "nats://127.0.0.1:4222/?sharded=1",
