@@ -28,6 +28,7 @@
 #include "ringgate/ws/utf8.hpp"
 
 #include "fuzz_check.hpp"
+#include "json_depth.hpp"
 
 namespace {
 
@@ -130,20 +131,6 @@ void check_envelope(std::string_view body) {
   FUZZ_CHECK(e.payload.data() == body.data() + n && e.payload.size() == body.size() - n);
 }
 
-std::size_t depth_of(simdjson::dom::element e) {
-  std::size_t d = 0;
-  simdjson::dom::array a;
-  simdjson::dom::object o;
-  if (e.get(a) == simdjson::SUCCESS) {
-    for (simdjson::dom::element c : a) d = std::max(d, depth_of(c));
-    return d + 1;
-  }
-  if (e.get(o) == simdjson::SUCCESS) {
-    for (simdjson::dom::key_value_pair kv : o) d = std::max(d, depth_of(kv.value));
-    return d + 1;
-  }
-  return 0;
-}
 
 // The payload with every byte that does not start a valid UTF-8 sequence replaced by U+FFFD.
 std::string replaced(std::string_view s) {
@@ -170,7 +157,7 @@ void check_normalizer(DataNormalizer& norm, simdjson::dom::parser& dom, std::str
   FUZZ_CHECK(norm.to_data(payload, out));
   simdjson::dom::element e;
   const auto err = dom.parse(payload.data(), payload.size(), true).get(e);
-  const bool dom_valid = !err && depth_of(e) <= kMaxDepth;
+  const bool dom_valid = !err && json_depth(e) <= kMaxDepth;
   const bool number_only = err == simdjson::NUMBER_ERROR || err == simdjson::NUMBER_OUT_OF_RANGE;
   if (out.data() == payload.data()) {
     FUZZ_CHECK(out.size() == payload.size());

@@ -22,25 +22,12 @@
 #include "ringgate/pubsub/codec.hpp"
 
 #include "fuzz_check.hpp"
+#include "json_depth.hpp"
 
 namespace {
 
 using namespace ringgate::pubsub;
 
-std::size_t depth_of(simdjson::dom::element e) {
-  std::size_t d = 0;
-  simdjson::dom::array a;
-  simdjson::dom::object o;
-  if (e.get(a) == simdjson::SUCCESS) {
-    for (simdjson::dom::element c : a) d = std::max(d, depth_of(c));
-    return d + 1;
-  }
-  if (e.get(o) == simdjson::SUCCESS) {
-    for (simdjson::dom::key_value_pair kv : o) d = std::max(d, depth_of(kv.value));
-    return d + 1;
-  }
-  return 0;
-}
 
 // DOM verdict on `text`: -1 invalid, kNumberOnly when the DOM refuses only a number it cannot
 // represent (2^64, 1e400: valid JSON that the codec passes on verbatim), else the nesting depth.
@@ -50,7 +37,7 @@ long dom_depth(simdjson::dom::parser& p, std::string_view text) {
   const auto err = p.parse(text.data(), text.size(), true).get(e);
   if (err == simdjson::NUMBER_ERROR || err == simdjson::NUMBER_OUT_OF_RANGE) return kNumberOnly;
   if (err) return -1;
-  return static_cast<long>(depth_of(e));
+  return static_cast<long>(json_depth(e));
 }
 bool valid_depth(long d) { return d == kNumberOnly || (d >= 1 && d <= static_cast<long>(ringgate::pubsub::kMaxDepth)); }
 

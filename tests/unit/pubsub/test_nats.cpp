@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "split_feed.hpp"
+
 #include <string>
 #include <vector>
 
@@ -48,16 +50,8 @@ std::vector<Ev> parse_pieces(std::string_view bytes, const std::vector<std::size
   return out;
 }
 
-std::vector<Ev> parse_all_ways(std::string_view bytes) {
-  const std::vector<Ev> whole = parse_pieces(bytes, {});
-  for (std::size_t cut = 0; cut <= bytes.size(); ++cut) {
-    EXPECT_EQ(parse_pieces(bytes, {cut}), whole) << "cut at " << cut;
-  }
-  std::vector<std::size_t> every;
-  for (std::size_t i = 1; i < bytes.size(); ++i) every.push_back(i);
-  EXPECT_EQ(parse_pieces(bytes, every), whole);
-  return whole;
-}
+// The same events whether the stream arrives whole, in two pieces cut anywhere, or byte by byte.
+std::vector<Ev> parse_all_ways(std::string_view bytes) { return test_support::same_events_however_cut(bytes, parse_pieces); }
 
 constexpr std::string_view kInfo =
     "{\"server_id\":\"NB4ANBXPXIPE34QP6WIHAGG5N7FV2G4RFFATHIQFLZXXCSB2EM2ZDX32\",\"server_name\":"

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "split_feed.hpp"
+
 #include <string>
 #include <vector>
 
@@ -50,16 +52,7 @@ std::vector<Ev> parse_pieces(std::string_view bytes, const std::vector<std::size
 }
 
 // The same events whether the stream arrives whole, in two pieces cut anywhere, or byte by byte.
-std::vector<Ev> parse_all_ways(std::string_view bytes) {
-  const std::vector<Ev> whole = parse_pieces(bytes, {});
-  for (std::size_t cut = 0; cut <= bytes.size(); ++cut) {
-    EXPECT_EQ(parse_pieces(bytes, {cut}), whole) << "cut at " << cut;
-  }
-  std::vector<std::size_t> every;
-  for (std::size_t i = 1; i < bytes.size(); ++i) every.push_back(i);
-  EXPECT_EQ(parse_pieces(bytes, every), whole);
-  return whole;
-}
+std::vector<Ev> parse_all_ways(std::string_view bytes) { return test_support::same_events_however_cut(bytes, parse_pieces); }
 
 // Captured from redis-server 7.0.15: SUBSCRIBE chat other, SSUBSCRIBE room, PING on the
 // subscribed connection, then a PUBLISH and an SPUBLISH from another connection.
