@@ -72,7 +72,7 @@ void ApiPublisher::append_request(Conn& c) {
   c.out += "POST /publish HTTP/1.1\r\nHost: " + o_.api_host_header + "\r\nAuthorization: Bearer " + o_.api_token +
            "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(n) + "\r\n\r\n";
   c.out.append(body, n);
-  c.topics.push_back(f.topic);
+  c.topics.push_back({f.topic, f.t_ns});
   ++c.sent;
   published.fetch_add(1, std::memory_order_relaxed);
 }
@@ -124,12 +124,17 @@ void ApiPublisher::on_readable(Conn& c) {
       note_error("api: a response nobody asked for");
       return;
     }
-    std::uint32_t topic = c.topics.front();
+    const Conn::Sent sent = c.topics.front();
+    const std::uint32_t topic = sent.topic;
     c.topics.pop_front();
     std::string_view v;
     std::uint64_t seq = 0;
     if (status == 200 && json_field(body, "seq", v) && json_u64(v, seq)) {
-      acked_[topic].push_back(seq);
+      if (seq != 0) {
+        acked_[topic].push_back(seq);
+      } else {
+        unnumbered_[topic].push_back(sent.t_ns);  // acked, number unknown: judged by count
+      }
       acked.fetch_add(1, std::memory_order_relaxed);
       expected.fetch_add(FanoutScenario::subscribers_of(topic, o_.subscribers, o_.topics), std::memory_order_relaxed);
       return;
@@ -142,6 +147,7 @@ void ApiPublisher::on_readable(Conn& c) {
 
 void ApiPublisher::run() {
   acked_.assign(o_.topics, {});
+  unnumbered_.assign(o_.topics, {});
   if (!connect_all()) {
     for (Conn& c : conns_) {
       if (c.fd >= 0) ::close(c.fd);

@@ -4,7 +4,9 @@
 // second, message n to topic (n * P + p) % T) and pipelined: a slow answer never slows the rate.
 // Answers come back in request order per connection, so a FIFO of topics per connection maps each
 // 200 {"delivered":N,"seq":S} to its topic. Anything else (non-200, unparsable, connection lost
-// with requests outstanding) counts as a publish error. Plain TCP only (the API has no TLS).
+// with requests outstanding) counts as a publish error. A seq of 0 (external broker: the number
+// is not known at answer time) keeps the request's send time instead, for the check by count.
+// Plain TCP only (the API has no TLS).
 #pragma once
 
 #include <atomic>
@@ -30,6 +32,7 @@ class ApiPublisher {
   std::atomic<std::uint64_t> published{0}, acked{0}, errors{0}, expected{0}, connected{0};
   // Valid after join():
   const std::vector<std::vector<std::uint64_t>>& acked_by_topic() const noexcept { return acked_; }
+  const std::vector<std::vector<std::uint64_t>>& unnumbered_by_topic() const noexcept { return unnumbered_; }
   const std::string& first_error() const noexcept { return first_error_; }
 
   // Parses complete responses at the front of `in` (consumed ones are erased); per response calls
@@ -43,7 +46,11 @@ class ApiPublisher {
     std::uint32_t p = 0;
     std::uint64_t sent = 0;
     std::string out, in;
-    std::deque<std::uint32_t> topics;  // outstanding requests' topics, oldest first
+    struct Sent {
+      std::uint32_t topic;
+      std::uint64_t t_ns;
+    };
+    std::deque<Sent> topics;  // outstanding requests, oldest first
   };
   void run();
   bool connect_all();
@@ -58,6 +65,7 @@ class ApiPublisher {
   std::thread thread_;
   std::vector<Conn> conns_;
   std::vector<std::vector<std::uint64_t>> acked_;
+  std::vector<std::vector<std::uint64_t>> unnumbered_;  // per topic: send times of seq-0 answers
   std::string first_error_;
   bool burst_done_ = false;
 };

@@ -22,12 +22,13 @@ const FanoutCheck::Track* FanoutCheck::find(std::uint32_t topic) const noexcept 
   return const_cast<FanoutCheck*>(this)->find(topic);
 }
 
-void FanoutCheck::subscribed(std::uint32_t topic, std::uint64_t ack_seq) {
+void FanoutCheck::subscribed(std::uint32_t topic, std::uint64_t ack_seq, std::uint64_t at_ns) {
   Track* t = find(topic);
   if (t == nullptr) t = &tracks_.emplace_back();
   *t = Track{};
   t->topic = topic;
   t->base = ack_seq;
+  t->sub_ns = at_ns;
   t->next = ack_seq + 1;
 }
 
@@ -49,7 +50,11 @@ void FanoutCheck::feed(std::uint32_t topic, std::uint64_t seq) {
   }
   if (t->gap_pending) {
     close_run(*t);
-    if (seq > t->next) t->covered.push_back({t->next, seq - 1});
+    if (seq > t->next) {
+      t->covered.push_back({t->next, seq - 1});
+    } else {
+      t->blind_gap = true;
+    }
     t->gap_pending = false;
   } else if (seq > t->next) {  // a jump with no gap: the skipped seqs stay uncovered
     ++t->out_of_order;
@@ -73,6 +78,8 @@ void FanoutCheck::gap(std::uint32_t topic) {
 }
 
 namespace {
+constexpr std::uint64_t kEnd = std::numeric_limits<std::uint64_t>::max();
+
 std::uint64_t count_in(std::span<const std::uint64_t> sorted, std::uint64_t first, std::uint64_t last) {
   auto lo = std::lower_bound(sorted.begin(), sorted.end(), first);
   auto hi = std::upper_bound(lo, sorted.end(), last);
@@ -80,7 +87,22 @@ std::uint64_t count_in(std::span<const std::uint64_t> sorted, std::uint64_t firs
 }
 }  // namespace
 
-FanoutCounts FanoutCheck::finish(std::uint32_t topic, std::span<const std::uint64_t> acked) const {
+void FanoutCheck::finish_counted(const Track& t, std::span<const std::uint64_t> acked,
+                                 std::span<const std::uint64_t> unnumbered, FanoutCounts& c) {
+  c.expected = t.base == kEnd ? 0 : count_in(acked, t.base + 1, kEnd);
+  c.expected += count_in(unnumbered, t.sub_ns, kEnd);
+  std::uint64_t got = 0, skipped = 0;  // distinct seqs received; seqs a gap skipped
+  for (const Interval& r : t.runs) got += r.last - r.first + 1;
+  if (t.any) got += t.next - t.run_first;
+  for (const Interval& g : t.covered) skipped += g.last - g.first + 1;
+  c.received = std::min(got, c.expected);
+  const std::uint64_t short_by = c.expected - c.received;
+  c.gap_lost = t.gap_pending || t.blind_gap ? short_by : std::min(short_by, skipped);
+  c.missing = short_by - c.gap_lost;
+}
+
+FanoutCounts FanoutCheck::finish(std::uint32_t topic, std::span<const std::uint64_t> acked,
+                                 std::span<const std::uint64_t> unnumbered) const {
   FanoutCounts c;
   c.unexpected = unexpected_;
   const Track* t = find(topic);
@@ -88,7 +110,10 @@ FanoutCounts FanoutCheck::finish(std::uint32_t topic, std::span<const std::uint6
   c.deliveries = t->deliveries;
   c.out_of_order = t->out_of_order;
   c.gaps = t->gaps;
-  constexpr std::uint64_t kEnd = std::numeric_limits<std::uint64_t>::max();
+  if (!unnumbered.empty()) {
+    finish_counted(*t, acked, unnumbered, c);
+    return c;
+  }
   c.expected = t->base == kEnd ? 0 : count_in(acked, t->base + 1, kEnd);
   for (const Interval& r : t->runs) c.received += count_in(acked, r.first, r.last);
   if (t->any) c.received += count_in(acked, t->run_first, t->next - 1);
@@ -98,12 +123,14 @@ FanoutCounts FanoutCheck::finish(std::uint32_t topic, std::span<const std::uint6
   return c;
 }
 
-FanoutCounts FanoutCheck::finish_all(const std::vector<std::vector<std::uint64_t>>& acked_by_topic) const {
+FanoutCounts FanoutCheck::finish_all(const std::vector<std::vector<std::uint64_t>>& acked_by_topic,
+                                     const std::vector<std::vector<std::uint64_t>>& unnumbered_by_topic) const {
   FanoutCounts sum;
   for (const Track& t : tracks_) {
-    std::span<const std::uint64_t> acked;
+    std::span<const std::uint64_t> acked, unnumbered;
     if (t.topic < acked_by_topic.size()) acked = acked_by_topic[t.topic];
-    FanoutCounts c = finish(t.topic, acked);
+    if (t.topic < unnumbered_by_topic.size()) unnumbered = unnumbered_by_topic[t.topic];
+    FanoutCounts c = finish(t.topic, acked, unnumbered);
     c.unexpected = 0;
     sum += c;
   }

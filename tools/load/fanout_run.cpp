@@ -183,7 +183,7 @@ class FanoutRun {
   }
 
   int collect() {
-    std::vector<std::vector<std::uint64_t>> acked(o_.topics);
+    std::vector<std::vector<std::uint64_t>> acked(o_.topics), unnumbered(o_.topics);
     std::uint64_t causes[kCauses] = {};
     std::uint64_t first_t = ~0ull, last_delivery = 0;
     for (auto& w : workers_) {
@@ -199,6 +199,7 @@ class FanoutRun {
       r_.closed_cleanly += w->closed_cleanly();
       if (auto* f = dynamic_cast<const FanoutScenario*>(w->scenario())) {
         merge_acked(acked, f->acked_by_topic());
+        merge_acked(unnumbered, f->unnumbered_by_topic());
         r_.bad_frames += f->bad_frames();
         first_t = std::min(first_t, f->first_t_ns());
         last_delivery = std::max(last_delivery, f->last_delivery_ns());
@@ -207,6 +208,7 @@ class FanoutRun {
     }
     if (api_) {
       merge_acked(acked, api_->acked_by_topic());
+      merge_acked(unnumbered, api_->unnumbered_by_topic());
       r_.published += api_->published.load();
       r_.acked += api_->acked.load();
       r_.pub_errors += api_->errors.load();
@@ -218,8 +220,9 @@ class FanoutRun {
       r_.duplicate_acks += std::uint64_t(seqs.end() - end);
       seqs.erase(end, seqs.end());
     }
+    for (auto& times : unnumbered) std::sort(times.begin(), times.end());  // repeats are fine here
     for (auto& w : workers_) {
-      if (auto* f = dynamic_cast<const FanoutScenario*>(w->scenario())) r_.counts += f->finish(acked);
+      if (auto* f = dynamic_cast<const FanoutScenario*>(w->scenario())) r_.counts += f->finish(acked, unnumbered);
     }
     for (int i = 0; i < kCauses; ++i) {
       if (causes[i]) r_.causes.emplace_back(cause_name(Cause(i)), causes[i]);

@@ -17,6 +17,7 @@ void FanoutScenario::attach(std::uint32_t connections) {
   conns_.assign(connections, Conn{});
   checks_.assign(connections, FanoutCheck{});
   acked_.assign(o_.topics, {});
+  unnumbered_.assign(o_.topics, {});
   const std::uint64_t workers = shared_.workers;
   for (std::uint32_t c = 0; c < connections; ++c) {
     std::uint64_t j = std::uint64_t(c) * workers + id_;
@@ -25,7 +26,8 @@ void FanoutScenario::attach(std::uint32_t connections) {
     } else {
       conns_[c].publisher = true;
       conns_[c].index = std::uint32_t(j - o_.subscribers);
-      pubs_.push_back({c, conns_[c].index, 0});
+      conns_[c].pub = std::uint32_t(pubs_.size());
+      pubs_.push_back({c, conns_[c].index, 0, {}});
     }
   }
 }
@@ -135,7 +137,7 @@ void FanoutScenario::on_ack(std::uint32_t conn, std::string_view text) noexcept 
       ++bad_frames_;
       return;
     }
-    checks_[conn].subscribed(k.index % o_.topics, seq);
+    checks_[conn].subscribed(k.index % o_.topics, seq, now_ns());  // fresh: after the ack was sent
     ++stats_.subscribed;
     stats_.last_sub_ns = now_;
     return;
@@ -145,7 +147,15 @@ void FanoutScenario::on_ack(std::uint32_t conn, std::string_view text) noexcept 
     return;
   }
   std::uint32_t topic = std::uint32_t(((id - 1) * o_.publishers + k.index) % o_.topics);
-  acked_[topic].push_back(seq);
+  const Pub& pub = pubs_[k.pub];
+  if (seq != 0) {
+    acked_[topic].push_back(seq);
+  } else if (id <= pub.sent_ns.size()) {  // acked, number unknown: judged by count
+    unnumbered_[topic].push_back(pub.sent_ns[id - 1]);
+  } else {
+    ++bad_frames_;  // an ack for a message never sent
+    return;
+  }
   ++stats_.acked;
   stats_.expected += subscribers_of(topic, o_.subscribers, o_.topics);
 }
@@ -163,6 +173,7 @@ bool FanoutScenario::publish(Pub& pub, Outbox& out) noexcept {
   if (p == nullptr) return false;
   write_pub(reinterpret_cast<char*>(p), f, true);
   out.commit(pub.conn);
+  pub.sent_ns.push_back(f.t_ns);
   ++pub.sent;
   ++stats_.published;
   return true;
@@ -195,18 +206,20 @@ void FanoutScenario::note_error(std::string_view text) {
   if (first_error_.empty()) first_error_.assign(text.substr(0, 300));
 }
 
-FanoutCounts FanoutScenario::finish(const std::vector<std::vector<std::uint64_t>>& acked_by_topic) const {
+FanoutCounts FanoutScenario::finish(const std::vector<std::vector<std::uint64_t>>& acked_by_topic,
+                                    const std::vector<std::vector<std::uint64_t>>& unnumbered_by_topic) const {
   FanoutCounts sum;
   for (std::uint32_t c = 0; c < conns_.size(); ++c) {
     if (conns_[c].publisher) continue;
     std::uint32_t topic = conns_[c].index % o_.topics;
     if (checks_[c].is_subscribed(topic)) {
-      sum += checks_[c].finish_all(acked_by_topic);
+      sum += checks_[c].finish_all(acked_by_topic, unnumbered_by_topic);
       continue;
     }
     // Never subscribed (sub refused, connection lost): everything acked on its topic is missing.
     FanoutCounts none = checks_[c].finish_all({});
     std::uint64_t n = topic < acked_by_topic.size() ? acked_by_topic[topic].size() : 0;
+    if (topic < unnumbered_by_topic.size()) n += unnumbered_by_topic[topic].size();
     none.expected = none.missing = n;
     sum += none;
   }

@@ -259,6 +259,121 @@ TEST(FanoutCheck, UnsubscribedTopicsAreUnexpectedAndTopicsIndependent) {
   EXPECT_FALSE(c.is_subscribed(2));
 }
 
+// ---- FanoutCheck by count (acks with seq 0: external broker) ----
+
+TEST(FanoutCheckCounted, PublishesAfterTheSubAckMustAllArrive) {
+  FanoutCheck c;
+  c.subscribed(0, 0, 100);
+  for (std::uint64_t s = 1; s <= 4; ++s) c.feed(0, s);
+  std::vector<std::uint64_t> sent = {50, 100, 150, 200, 250};  // 50 went out before the sub ack
+  FanoutCounts n = c.finish(0, {}, sent);
+  EXPECT_EQ(n.expected, 4u);
+  EXPECT_EQ(n.received, 4u);
+  EXPECT_EQ(n.missing, 0u);
+  EXPECT_EQ(n.out_of_order, 0u);
+  // The same deliveries fall one short when the early publish came after the sub ack too.
+  std::vector<std::uint64_t> late = {100, 100, 150, 200, 250};
+  n = c.finish(0, {}, late);
+  EXPECT_EQ(n.expected, 5u);
+  EXPECT_EQ(n.received, 4u);
+  EXPECT_EQ(n.missing, 1u);
+}
+
+TEST(FanoutCheckCounted, EarlyPublishesAreNotExpected) {
+  FanoutCheck c;
+  c.subscribed(0, 7, 1000);  // a node that already numbered 7 messages on this topic
+  for (std::uint64_t s = 8; s <= 12; ++s) c.feed(0, s);  // 5, two of them published before the ack
+  std::vector<std::uint64_t> sent = {900, 950, 1000, 1100, 1200};
+  FanoutCounts n = c.finish(0, {}, sent);
+  EXPECT_EQ(n.expected, 3u);
+  EXPECT_EQ(n.received, 3u);
+  EXPECT_EQ(n.missing, 0u);
+  EXPECT_EQ(n.deliveries, 5u);
+  // Nothing received at all: every publish after the ack is missing.
+  FanoutCheck empty;
+  empty.subscribed(0, 7, 1000);
+  n = empty.finish(0, {}, sent);
+  EXPECT_EQ(n.expected, 3u);
+  EXPECT_EQ(n.missing, 3u);
+}
+
+TEST(FanoutCheckCounted, RepeatsDoNotCountAsReceived) {
+  FanoutCheck c;
+  c.subscribed(0, 0, 0);
+  for (std::uint64_t s : {1, 2, 2, 2}) c.feed(0, s);
+  std::vector<std::uint64_t> sent = {1, 2, 3, 4};
+  FanoutCounts n = c.finish(0, {}, sent);
+  EXPECT_EQ(n.deliveries, 4u);
+  EXPECT_EQ(n.received, 2u);  // distinct seqs only
+  EXPECT_EQ(n.missing, 2u);
+  EXPECT_EQ(n.out_of_order, 2u);
+}
+
+TEST(FanoutCheckCounted, JumpWithoutGapIsStillOutOfOrder) {
+  FanoutCheck c;
+  c.subscribed(0, 0, 0);
+  for (std::uint64_t s : {1, 2, 5}) c.feed(0, s);
+  std::vector<std::uint64_t> sent = {1, 2, 3};
+  FanoutCounts n = c.finish(0, {}, sent);
+  EXPECT_EQ(n.out_of_order, 1u);
+  EXPECT_EQ(n.missing, 0u);  // three distinct msgs for three publishes: the count holds
+  EXPECT_EQ(n.gap_lost, 0u);
+}
+
+TEST(FanoutCheckCounted, GapExcusesOnlyTheSeqsItSkipped) {
+  FanoutCheck c;
+  c.subscribed(0, 0, 0);
+  c.feed(0, 1), c.feed(0, 2), c.gap(0), c.feed(0, 5), c.feed(0, 6);  // 3 and 4 dropped
+  std::vector<std::uint64_t> six = {1, 2, 3, 4, 5, 6}, seven = {1, 2, 3, 4, 5, 6, 7};
+  FanoutCounts n = c.finish(0, {}, six);
+  EXPECT_EQ(n.received, 4u);
+  EXPECT_EQ(n.gap_lost, 2u);
+  EXPECT_EQ(n.missing, 0u);
+  EXPECT_EQ(n.out_of_order, 0u);
+  EXPECT_EQ(n.gaps, 1u);
+  n = c.finish(0, {}, seven);  // one more than the gap explains
+  EXPECT_EQ(n.gap_lost, 2u);
+  EXPECT_EQ(n.missing, 1u);
+}
+
+TEST(FanoutCheckCounted, GapThatSkipsNoSeqOrComesLastExcusesTheShortfall) {
+  // A broker outage: messages lost before the node numbered them, so the seqs run on after the gap.
+  FanoutCheck outage;
+  outage.subscribed(0, 0, 0);
+  outage.feed(0, 1), outage.feed(0, 2), outage.gap(0), outage.feed(0, 3), outage.feed(0, 4);
+  std::vector<std::uint64_t> sent = {1, 2, 3, 4, 5, 6, 7};
+  FanoutCounts n = outage.finish(0, {}, sent);
+  EXPECT_EQ(n.received, 4u);
+  EXPECT_EQ(n.gap_lost, 3u);
+  EXPECT_EQ(n.missing, 0u);
+  EXPECT_EQ(n.out_of_order, 0u);
+  FanoutCheck trailing;
+  trailing.subscribed(0, 0, 0);
+  trailing.feed(0, 1), trailing.gap(0);
+  n = trailing.finish(0, {}, sent);
+  EXPECT_EQ(n.gap_lost, 6u);
+  EXPECT_EQ(n.missing, 0u);
+  // Without the gap the same shortfall is missing.
+  FanoutCheck plain;
+  plain.subscribed(0, 0, 0);
+  plain.feed(0, 1);
+  EXPECT_EQ(plain.finish(0, {}, sent).missing, 6u);
+}
+
+TEST(FanoutCheckCounted, FinishAllUsesCountOnlyWhereSeqZeroAcksExist) {
+  FanoutCheck c;
+  c.subscribed(0, 0, 10);
+  c.subscribed(1, 0, 10);
+  for (std::uint64_t s = 1; s <= 3; ++s) c.feed(0, s), c.feed(1, s);
+  std::vector<std::vector<std::uint64_t>> acked = {{}, {1, 2, 3, 4}};      // topic 1: numbered acks
+  std::vector<std::vector<std::uint64_t>> unnumbered = {{10, 20, 30}, {}};  // topic 0: seq-0 acks
+  FanoutCounts all = c.finish_all(acked, unnumbered);
+  EXPECT_EQ(all.expected, 7u);
+  EXPECT_EQ(all.received, 6u);
+  EXPECT_EQ(all.missing, 1u);  // seq 4 on topic 1
+  EXPECT_EQ(c.finish_all(acked).expected, 4u);  // without the times topic 0 expects nothing
+}
+
 // ---- wire helpers ----
 
 TEST(FanoutProto, TopLevelFieldsIgnoreNestedOnesAndWhitespace) {
@@ -300,7 +415,9 @@ TEST(FanoutProto, PublishPayloadHasTheRequestedSize) {
       ASSERT_EQ(write_pub(out.data(), f, ws), out.size());
       std::string_view v, data;
       ASSERT_TRUE(json_field(out, "data", data)) << out;
-      if (size >= 64) EXPECT_EQ(data.size(), size) << out;
+      if (size >= 64) {
+        EXPECT_EQ(data.size(), size) << out;
+      }
       ASSERT_TRUE(json_field(data, "t", v));
       EXPECT_EQ(v, "123456789012345");
       ASSERT_TRUE(json_field(out, "topic", v));
