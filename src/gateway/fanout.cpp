@@ -206,10 +206,12 @@ void Worker::BrokerEvents::on_subscribed(std::string_view topic, bool restored) 
   t->confirmed = true;
   w.answer_pending(*t);
   if (!restored) return;
-  // Messages were lost while the subscription was gone: the history no longer covers them (a
-  // recovery from before the outage gets a gap), and every subscriber hears of the gap now.
+  // Messages were lost while the subscription was gone: the history no longer covers them, and
+  // one sequence number stands for them, so a recovery from anywhere before the outage (even
+  // from the last number seen) gets a gap; every subscriber hears of the gap now.
   for (pubsub::SharedFrame* f : t->history) f->release();
   t->history.clear();
+  ++t->seq;
   for (std::uint64_t m = t->interest; m != 0; m &= m - 1) {
     const unsigned to = unsigned(std::countr_zero(m));
     if (to == w.id_) {
