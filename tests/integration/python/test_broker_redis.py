@@ -420,11 +420,16 @@ class RedisLivenessTest(RedisBackend, PubSubCase):
         os.kill(broker.pid(), signal.SIGSTOP)
         try:
             t0 = time.monotonic()
-            # Two unanswered pings, 0.3 s apart, end each connection (the loop looks every 0.1 s).
+            # A ping unanswered for two intervals (0.6 s) ends each connection; the loop looks
+            # every 0.1 s.
             self.assertBrokerUp(g, 0, 3.0)
             self.assertLess(time.monotonic() - t0, 2.5, "a frozen Redis took too long to notice")
+            # A publish fails with unavailable: at once if its worker already gave up on the
+            # connection, else when its ping runs out (the PUBLISH sent to the frozen Redis is
+            # then failed, not kept).
             pub = self.client(g)
-            self.assertUnavailable(pub, "frozen.t")
+            rid = pub.send_pub("frozen.t", '"lost while frozen"')
+            self.assertErr(pub.reply(rid, timeout=3.0), "unavailable", rid)
         finally:
             os.kill(broker.pid(), signal.SIGCONT)
         self.assertBrokerUp(g, 1, RESTORE_TIMEOUT_S)

@@ -498,14 +498,15 @@ class SlowConsumerTest(PubSubCase):
         self.fail(f"still receiving after {timeout} s")
 
     def assertConflated(self, frames, topic, last):
-        """Increasing seqs ending with `last`; after the first consecutive run (what the kernel
-        buffers and the 64 KiB queue held) only a few messages: the conflated latest ones."""
+        """Increasing seqs ending with `last`, with many of them conflated away. (How many get
+        through depends on how much the kernel's socket buffers absorb, which grows with time as
+        TCP autotunes them: on a slow, sanitized run a second long run can get through, so only
+        "many fewer than sent" is a stable check.)"""
         seqs = self.assertRuns(frames, topic, conflated=True)
         self.assertEqual(seqs[-1], last, "the latest message is kept")
-        run = next((i for i in range(1, len(seqs)) if seqs[i] != seqs[i - 1] + 1), len(seqs))
-        self.assertLess(len(seqs) - run, 65536 // len(self.PAD) + 16,
-                        f"not conflated: runs start at {[s for i, s in enumerate(seqs) if i == 0 or s != seqs[i - 1] + 1][:20]}")
-        self.assertLess(len(seqs), last)
+        runs = [s for i, s in enumerate(seqs) if i == 0 or s != seqs[i - 1] + 1]
+        self.assertGreater(len(runs), 1, "nothing was conflated")
+        self.assertLess(len(seqs), last - last // 10, f"not conflated enough: runs start at {runs[:20]}")
         return seqs
 
     def test_conflate_policy(self):
@@ -538,6 +539,7 @@ class SlowConsumerTest(PubSubCase):
         m = self.server.wait_metrics(
             lambda m: m.get("ringgate_pubsub_slow_consumer_closes_total") >= 1)
         self.assertEqual(m.get("ringgate_pubsub_slow_consumer_closes_total"), 1)
+        self.assertGreater(m.get("ringgate_pubsub_dropped_total", reason="conflated"), 0)
 
 
 class MetricsTest(PubSubCase):
