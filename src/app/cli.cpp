@@ -27,6 +27,7 @@ std::uint64_t* duration_flag(gateway::Config& g, const std::string& a) {
   if (a == "--proxy-timeout") return &g.proxy_timeout_ms;
   if (a == "--history-ttl") return &g.history_ttl_ms;
   if (a == "--broker-ping-interval") return &g.broker.ping_interval_ms;
+  if (a == "--broker-linger") return &g.broker.linger_ms;
   return nullptr;
 }
 
@@ -182,6 +183,8 @@ std::string usage() {
          "                            deliver each other's publishes\n"
          "  --broker-ping-interval S  a PING on each broker connection this often; two unanswered -> reconnect\n"
          "                            (default 5)\n"
+         "  --broker-linger S         keep a topic's broker subscription this long after its last\n"
+         "                            subscriber leaves (default 5; 0 = unsubscribe at once)\n"
          "  --log-level LEVEL         debug, info, warn or error (default info)\n"
          "  --help, --version\n"
          "Routes: /echo echoes every message with its opcode; /ws is pub/sub (docs/protocol.md);\n"

@@ -109,7 +109,10 @@ OwnedTopic* Worker::owned_topic(std::string_view name, bool create) noexcept {
 void Worker::owner_sub(SubRequest* r) noexcept {
   OwnedTopic* t = owned_topic(r->topic, true);
   if (t->counts[r->from]++ == 0) t->interest |= std::uint64_t(1) << r->from;
-  if (t->total++ == 0) ps_->broker->subscribe(t->name);  // the embedded broker confirms at once
+  if (t->total++ == 0 && !t->subscribed) {
+    t->subscribed = true;
+    ps_->broker->subscribe(t->name);  // the embedded broker confirms at once
+  }
   // With an external broker the answer waits for its confirmation, so a message published after
   // the ack reaches the subscriber. While the broker is down the subscription is kept and
   // answered now; it is restored later, with a gap notice.
@@ -156,10 +159,17 @@ void Worker::owner_unsub(unsigned from, std::uint64_t topic_id) noexcept {
   if (t.counts[from] == 0) return;
   if (--t.counts[from] == 0) t.interest &= ~(std::uint64_t(1) << from);
   if (--t.total == 0) {
-    ps_->broker->unsubscribe(t.name);
-    t.confirmed = false;
-    t.idle_since_ms = now_ms_;
+    // The broker subscription lingers (sweep_topics() lets it go): a topic whose last subscriber
+    // leaves and comes back soon, as on a page reload, costs no round trip to the broker.
+    t.idle_since_ms = t.unused_since_ms = now_ms_;
+    if (cfg_.broker.linger_ms == 0) release_broker_topic(t);
   }
+}
+
+void Worker::release_broker_topic(OwnedTopic& t) noexcept {
+  if (!t.subscribed) return;
+  ps_->broker->unsubscribe(t.name);
+  t.subscribed = t.confirmed = false;
 }
 
 void Worker::owner_pub(PubRequest* r) noexcept {
@@ -202,7 +212,7 @@ void Worker::BrokerEvents::on_published(std::uint64_t token, pubsub::PublishResu
 
 void Worker::BrokerEvents::on_subscribed(std::string_view topic, bool restored) noexcept {
   OwnedTopic* t = w.owned_topic(topic, false);
-  if (t == nullptr || t->total == 0) return;
+  if (t == nullptr || !t->subscribed) return;
   t->confirmed = true;
   w.answer_pending(*t);
   if (!restored) return;
@@ -338,7 +348,8 @@ void Worker::sweep_topics() noexcept {
   ps_->next_sweep_ms = now_ms_ + 1000;
   for (auto it = ps_->owned.begin(); it != ps_->owned.end();) {
     OwnedTopic& t = *it->second;
-    if (t.total == 0 && now_ms_ - t.idle_since_ms >= cfg_.history_ttl_ms) {
+    if (t.total == 0 && now_ms_ - t.unused_since_ms >= cfg_.broker.linger_ms) release_broker_topic(t);
+    if (t.total == 0 && !t.subscribed && now_ms_ - t.idle_since_ms >= cfg_.history_ttl_ms) {
       for (pubsub::SharedFrame* f : t.history) f->release();
       ps_->owned_ids.erase(t.id);
       it = ps_->owned.erase(it);

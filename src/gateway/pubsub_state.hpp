@@ -69,6 +69,8 @@ struct OwnedTopic {
   std::uint64_t gap = 0;                  // workers whose last delivery was dropped (ring full)
   std::deque<pubsub::SharedFrame*> history;  // one reference each, oldest first
   std::uint64_t idle_since_ms = 0;        // last message or last subscriber gone
+  std::uint64_t unused_since_ms = 0;      // the last subscriber left (the broker subscription lingers)
+  bool subscribed = false;                // we asked the broker for the topic (and have not let go)
   bool confirmed = false;                 // the broker holds the subscription
   std::vector<SubRequest*> pending;       // subscriptions answered once the broker confirms
 };

@@ -30,6 +30,7 @@ struct BrokerConfig {
   std::string url;             // as given, for logs
   bool sharded = false;        // redis: SSUBSCRIBE / SPUBLISH (cluster-style shard channels)
   std::uint64_t ping_interval_ms = 5000;      // liveness: a PING this often; two unanswered -> reconnect
+  std::uint64_t linger_ms = 5000;             // a topic's broker subscription outlives its last subscriber this long
   std::uint64_t connect_timeout_ms = 5000;
   std::uint64_t backoff_min_ms = 100, backoff_max_ms = 5000;  // full jitter, doubling
   std::uint64_t backoff_reset_ms = 30000;     // a connection up this long starts the backoff afresh

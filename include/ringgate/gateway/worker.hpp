@@ -196,6 +196,7 @@ class Worker {
   void owner_message(std::string_view topic, std::string_view data, std::uint64_t published_ns) noexcept;
   void answer_sub(OwnedTopic& t, SubRequest* r) noexcept;
   void answer_pending(OwnedTopic& t) noexcept;
+  void release_broker_topic(OwnedTopic& t) noexcept;  // unsubscribe at the broker (after the linger)
   void close_broker() noexcept;  // after the loop: shut the broker connections, wait for their operations
   OwnedTopic* owned_topic(std::string_view name, bool create) noexcept;
   unsigned owner_of(std::string_view topic) const noexcept;

@@ -508,6 +508,54 @@ class RedisLivenessTest(RedisBackend, PubSubCase):
         self.assertEqual(self.subscribers(broker, "flood.t"), 1)
 
 
+class RedisLingerTest(RedisBackend, PubSubCase):
+    """The broker subscription outlives a topic's last subscriber by --broker-linger, so a
+    subscriber that leaves and comes back (a page reload) costs no UNSUBSCRIBE/SUBSCRIBE."""
+
+    def test_subscription_lingers_then_goes(self):
+        broker = self.start_broker()
+        g = rh.start_server(self, "--workers", str(WORKERS), "--client-publish", "on",
+                            "--broker", self.broker_url(broker), "--broker-linger", "1.5")
+        self.assertBrokerUp(g, 1, UP_TIMEOUT_S)
+        c = self.client(g)
+        self.subscribe(c, "linger.t")
+        self.wait_subscribers(broker, "linger.t", 1)
+        rid = c.request("unsub", topic="linger.t")
+        self.assertAck(c.reply(rid), rid)
+        t0 = time.monotonic()
+        time.sleep(0.3)
+        self.assertEqual(self.subscribers(broker, "linger.t"), 1, "gone before the linger")
+        # Back within the linger: answered at once, and messages flow without a new SUBSCRIBE.
+        d = self.client(g)
+        rid = d.request("sub", topic="linger.t")
+        obj = d.reply(rid)
+        self.assertEqual((obj.get("op"), obj.get("id")), ("ack", rid), obj)
+        self.raw_publish(broker, "linger.t", '"still here"')
+        frames = self.collect(d, lambda f: len(rh.msgs_of(f)) >= 1, 5.0)
+        self.assertEqual([m["data"] for m in rh.msgs_of(frames)], ["still here"])
+        rid = d.request("unsub", topic="linger.t")
+        self.assertAck(d.reply(rid), rid)
+        t1 = time.monotonic()
+        self.assertLess(t1 - t0, 1.4, "the test itself was too slow to see the linger")
+        # Let go after the linger (swept once a second): 1.5..2.5 s after the last unsub.
+        self.wait_subscribers(broker, "linger.t", 0, timeout=5.0)
+        self.assertGreaterEqual(time.monotonic() - t1, 1.4, "unsubscribed before the linger")
+
+    def test_linger_zero_unsubscribes_at_once(self):
+        broker = self.start_broker()
+        g = rh.start_server(self, "--workers", str(WORKERS), "--broker", self.broker_url(broker),
+                            "--broker-linger", "0")
+        self.assertBrokerUp(g, 1, UP_TIMEOUT_S)
+        c = self.client(g)
+        self.subscribe(c, "now.t")
+        self.wait_subscribers(broker, "now.t", 1)
+        t0 = time.monotonic()
+        rid = c.request("unsub", topic="now.t")
+        self.assertAck(c.reply(rid), rid)
+        self.wait_subscribers(broker, "now.t", 0, timeout=2.0)
+        self.assertLess(time.monotonic() - t0, 0.9, "not at once")
+
+
 class RedisShardedBrokerTest(RedisBackend, PubSubCase):
     SHARDED = True
 

@@ -320,6 +320,9 @@ TEST(CliBroker, PingIntervalInAnyOrder) {
     EXPECT_EQ(r.options.gateway.broker.ping_interval_ms, 500u) << args[0];
   }
   EXPECT_FALSE(parse_cli({"--broker-ping-interval", "0.05"}).error.empty());
+  EXPECT_EQ(parse_cli({}).options.gateway.broker.linger_ms, 5000u);
+  EXPECT_EQ(parse_cli({"--broker-linger", "0"}).options.gateway.broker.linger_ms, 0u);
+  EXPECT_EQ(parse_cli({"--broker-linger", "1.5"}).options.gateway.broker.linger_ms, 1500u);
   EXPECT_FALSE(parse_cli({"--broker-ping-interval", "x"}).error.empty());
 }
 
