@@ -7,6 +7,7 @@
 // Core NATS answers nothing per PUB or SUB, so a PING after them is the receipt: PONGs come in
 // order, and the PONG to PING number n confirms every PUB and SUB sent before it. One PING per
 // loop turn covers everything queued in that turn.
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -141,12 +142,15 @@ class NatsBroker final : public ExternalBroker {
       return;
     }
     while (head_ < waiting_.size() && waiting_[head_].ping_no <= pongs_) answered(true, 0);
+    // Taken out before confirming: a confirmation may send the next restore batch, which adds
+    // receipts (and may move the vector's storage).
     std::size_t done = 0;
-    while (done < receipts_.size() && receipts_[done].ping_no <= pongs_) {
-      confirmed(receipts_[done].topic);  // ignored when the topic is gone
-      ++done;
-    }
+    while (done < receipts_.size() && receipts_[done].ping_no <= pongs_) ++done;
+    confirming_.assign(std::make_move_iterator(receipts_.begin()),
+                       std::make_move_iterator(receipts_.begin() + std::ptrdiff_t(done)));
     receipts_.erase(receipts_.begin(), receipts_.begin() + std::ptrdiff_t(done));
+    for (const SubReceipt& r : confirming_) confirmed(r.topic);  // ignored when the topic is gone
+    confirming_.clear();
   }
 
   void send_subscribe_batch(const std::vector<std::string_view>& topics) noexcept override {
@@ -164,7 +168,7 @@ class NatsBroker final : public ExternalBroker {
   // Messages up to the server's own limit are read (larger ones would be a protocol error and a
   // reconnect); the normalizer then drops those over --max-publish-bytes.
   pubsub::NatsParser parser_;
-  std::vector<SubReceipt> receipts_;
+  std::vector<SubReceipt> receipts_, confirming_;
   std::uint64_t pings_sent_ = 0, pongs_ = 0, next_sid_ = 0, max_payload_ = 0;
   bool need_ping_ = false, got_info_ = false;
   std::uint64_t now_ms_ = monotonic_ms();

@@ -358,6 +358,31 @@ def nats_publish(port, subject, payload, timeout=IO_TIMEOUT_S):
             # +OK (verbose) or a late INFO: ignore.
 
 
+def nats_publish_many(port, messages, timeout=IO_TIMEOUT_S):
+    """Publishes every (subject, payload) from one raw connection, then waits for the PONG to a
+    final PING (so the server has processed them all). Raises on -ERR."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.settimeout(timeout)
+        buf = bytearray()
+        info = _recv_line(s, buf)
+        if not info.startswith(b"INFO "):
+            raise AssertionError(f"NATS greeting is not INFO: {info!r}")
+        parts = [b'CONNECT {"verbose":false,"pedantic":false}\r\n']
+        for subject, payload in messages:
+            data = payload.encode("utf-8") if isinstance(payload, str) else payload
+            parts.append(b"PUB %s %d\r\n%s\r\n" % (subject.encode(), len(data), data))
+        parts.append(b"PING\r\n")
+        s.sendall(b"".join(parts))
+        while True:
+            line = _recv_line(s, buf)
+            if line == b"PONG":
+                return
+            if line.startswith(b"-ERR"):
+                raise AssertionError(f"NATS PUB: {line!r}")
+            if line == b"PING":
+                s.sendall(b"PONG\r\n")
+
+
 def start_redis(testcase, port=None):
     """A Redis for `testcase`, killed in cleanup (its log tail printed when the test failed)."""
     return _start(testcase, RedisServer(port))

@@ -31,6 +31,9 @@ class NatsBrokerTest(BrokerScenarios, PubSubCase):
     def raw_publish(self, server, topic, payload):
         bs.nats_publish(server.port, topic, payload)
 
+    def raw_publish_many(self, server, messages):
+        bs.nats_publish_many(server.port, messages)
+
     def subscribers(self, server, topic):
         return server.subscriptions().get(topic, 0)
 
@@ -39,6 +42,9 @@ class NatsBrokerTest(BrokerScenarios, PubSubCase):
 
     def test_outage_and_restore(self):
         self.scenario_outage()
+
+    def test_restore_more_than_one_batch(self):
+        self.scenario_restore_many()
 
     def test_nats_absent_at_start(self):
         self.scenario_broker_absent_at_start()

@@ -314,6 +314,37 @@ class BrokerScenarios:
         self.assertEqual(msgs[0]["data"], {"k": "v"})
         self.assertEqual(msgs[0]["topic"], "abs.t")
 
+    def scenario_restore_many(self):
+        """1,500 topics over 2 workers: each worker restores ~750, in a batch of 512 and then,
+        once that one is confirmed, the rest. Every topic comes back (a gap each, then a raw
+        publish to every topic arrives)."""
+        broker = self.start_broker()
+        g = self.gateway(self.broker_url(broker))
+        topics = ["many.%d" % i for i in range(1500)]
+        clients = [self.client(g), self.client(g)]  # --max-subscriptions is 1024 per connection
+        mine = {0: topics[0::2], 1: topics[1::2]}
+        for k, c in enumerate(clients):
+            rids = [c.request("sub", topic=t) for t in mine[k]]
+            for rid in rids:
+                self.assertAck(c.reply(rid, timeout=10), rid, seq=0)
+        rh.wait_until(lambda: self.subscribers(broker, topics[-1]) == 1, 10.0)
+        broker.stop()
+        self.assertBrokerUp(g, 0, 5.0)
+        broker.start()
+        self.assertBrokerUp(g, 1, RESTORE_TIMEOUT_S)
+        for k, c in enumerate(clients):
+            frames = self.collect(c, lambda f, n=len(mine[k]): sum(o.get("op") == "gap" for _, o in f) >= n, 15.0)
+            self.assertEqual(sorted(o["topic"] for _, o in frames if o.get("op") == "gap"), sorted(mine[k]),
+                             f"client {k}: one gap per topic")
+        self.raw_publish_many(broker, [(t, '{"t":"%s"}' % t) for t in topics])
+        for k, c in enumerate(clients):
+            frames = self.collect(c, lambda f, n=len(mine[k]): len(rh.msgs_of(f)) >= n, 15.0)
+            self.assertEqual(sorted(m["topic"] for m in rh.msgs_of(frames)), sorted(mine[k]),
+                             f"client {k}: every restored topic delivers")
+            self.assertTrue(all(m["data"] == {"t": m["topic"]} for m in rh.msgs_of(frames)))
+        m = g.metrics()
+        self.assertEqual(m.get("ringgate_broker_resubscribed_topics_total"), len(topics))
+
     def check_refuses(self, value):
         try:
             r = rh.run_binary(["--listen", "127.0.0.1:0", "--broker", value], timeout=10)
@@ -348,6 +379,11 @@ class RedisBackend(BrokerScenarios):
         out = bs.redis_cli(server.port, "SPUBLISH" if self.SHARDED else "PUBLISH", topic, payload)
         self.assertRegex(out, r"^\d+$", "redis-cli PUBLISH reply")
 
+    def raw_publish_many(self, server, messages):
+        cmd = "SPUBLISH" if self.SHARDED else "PUBLISH"
+        replies = bs.redis_pipeline(server.port, [(cmd, t, p) for t, p in messages])
+        self.assertTrue(all(isinstance(r, int) for r in replies), replies[:5])
+
     def subscribers(self, server, topic):
         fn = bs.pubsub_shardnumsub if self.SHARDED else bs.pubsub_numsub
         other = bs.pubsub_numsub if self.SHARDED else bs.pubsub_shardnumsub
@@ -363,6 +399,9 @@ class RedisBrokerTest(RedisBackend, PubSubCase):
 
     def test_outage_and_restore(self):
         self.scenario_outage()
+
+    def test_restore_more_than_one_batch(self):
+        self.scenario_restore_many()
 
     def test_redis_absent_at_start(self):
         self.scenario_broker_absent_at_start()
