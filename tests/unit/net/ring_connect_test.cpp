@@ -111,5 +111,41 @@ TEST(RingConnect, RegisterFileRejectsBadSlotAndOrdinaryRing) {
   ::close(fd);
 }
 
+// The broker connections' path: an ordinary fd on a ring whose connections use direct
+// descriptors. connect_plain/send_plain/recv_plain must not treat the fd as a fixed index (fd 5
+// would otherwise name fixed slot 5, which is empty here: -EBADF).
+TEST(RingConnect, PlainOpsUseTheOrdinaryFdOnADirectRing) {
+  Ring ring;
+  std::string why;
+  RingConfig cfg;
+  cfg.fixed_files = 64;
+  ASSERT_TRUE(ring.init(cfg, why)) << why;
+  ASSERT_TRUE(ring.direct());
+  Listening srv;
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(ring.connect_plain(fd, srv.addr.sa(), srv.addr.len, 21));
+  EXPECT_EQ(wait_ud(ring, 21).res, 0);
+  int peer = ::accept(srv.fd, nullptr, nullptr);
+  ASSERT_GE(peer, 0);
+
+  ASSERT_TRUE(ring.send_plain(fd, "PING\r\n", 6, 22));
+  EXPECT_EQ(wait_ud(ring, 22).res, 6);
+  char buf[16] = {};
+  EXPECT_EQ(::recv(peer, buf, sizeof buf, 0), 6);
+  EXPECT_EQ(std::string(buf, 6), "PING\r\n");
+
+  char in[16] = {};
+  ASSERT_TRUE(ring.recv_plain(fd, in, sizeof in, 23));  // armed before the data arrives
+  ASSERT_EQ(::send(peer, "+PONG\r\n", 7, 0), 7);
+  EXPECT_EQ(wait_ud(ring, 23).res, 7);
+  EXPECT_EQ(std::string(in, 7), "+PONG\r\n");
+
+  ::close(peer);
+  ASSERT_TRUE(ring.recv_plain(fd, in, sizeof in, 24));
+  EXPECT_EQ(wait_ud(ring, 24).res, 0) << "EOF once the peer closed";
+  ::close(fd);
+}
+
 }  // namespace
 }  // namespace ringgate::net
