@@ -60,8 +60,6 @@ class BrokerLink {
   std::size_t pending_bytes() const noexcept { return out_.size() + (wire_.size() - wire_off_); }
   void pong() noexcept { ping_sent_ms_ = 0; }  // any answer to a PING proves the connection alive
   void fail(const char* why) noexcept;          // drop the connection (it reconnects after a backoff)
-  const char* role() const noexcept { return role_; }
-  bool ever_ready() const noexcept { return ever_ready_; }
 
   static constexpr std::uint32_t kOpConnect = 1, kOpRecv = 2, kOpSend = 3, kOpCancel = 4;
 
