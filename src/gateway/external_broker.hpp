@@ -17,11 +17,11 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "broker_link.hpp"
 #include "ringgate/core/log.hpp"
+#include "ringgate/core/string_map.hpp"
 #include "ringgate/gateway/config.hpp"
 #include "ringgate/gateway/metrics.hpp"
 #include "ringgate/net/ring.hpp"
@@ -58,11 +58,6 @@ class ExternalBroker : public IoBroker, protected LinkProtocol {
   explicit ExternalBroker(const BrokerContext& ctx) noexcept;
 
  protected:
-  struct Transparent {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-    bool operator()(std::string_view a, std::string_view b) const noexcept { return a == b; }
-  };
   struct Topic {
     bool confirmed = false;
     bool lost = false;       // to be reported restored when confirmed
@@ -93,7 +88,7 @@ class ExternalBroker : public IoBroker, protected LinkProtocol {
   void report_state(bool up) noexcept;
 
   BrokerContext ctx_;
-  std::unordered_map<std::string, Topic, Transparent, Transparent> topics_;
+  StringMap<Topic> topics_;
   std::vector<std::string> restore_;   // topics still to restore (taken from the back)
   std::size_t batch_left_ = 0;         // confirmations awaited from the batch in flight
   std::vector<Waiting> waiting_;       // FIFO: waiting_[head_..]

@@ -91,7 +91,7 @@ void Worker::route_unsub(std::string_view topic, std::uint64_t topic_id) noexcep
 // --- the owner's side ----------------------------------------------------------------------
 
 OwnedTopic* Worker::owned_topic(std::string_view name, bool create) noexcept {
-  auto it = ps_->owned.find(std::string(name));
+  auto it = ps_->owned.find(name);
   if (it != ps_->owned.end()) return it->second.get();
   if (!create) return nullptr;
   auto t = std::make_unique<OwnedTopic>();

@@ -132,7 +132,7 @@ Connection* Worker::conn_of(std::uint64_t token, std::uint32_t& index) noexcept 
 
 void Worker::client_sub(std::uint32_t index, Connection& conn, const pubsub::Request& req) noexcept {
   ConnSubs& cs = ps_->conns[index];
-  if (auto it = ps_->local_ids.find(std::string(req.topic)); it != ps_->local_ids.end()) {
+  if (auto it = ps_->local_ids.find(req.topic); it != ps_->local_ids.end()) {
     for (const ConnSub& s : cs.topics) {
       if (s.topic == it->second) {  // already subscribed: the ack repeats where the topic is
         char buf[96];
@@ -212,7 +212,7 @@ void Worker::on_sub_done(SubRequest* r) noexcept {
 }
 
 void Worker::client_unsub(std::uint32_t index, Connection& conn, const pubsub::Request& req) noexcept {
-  auto it = ps_->local_ids.find(std::string(req.topic));
+  auto it = ps_->local_ids.find(req.topic);
   auto cs = ps_->conns.find(index);
   bool found = false;
   if (it != ps_->local_ids.end() && cs != ps_->conns.end()) {

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "ringgate/core/string_map.hpp"
 #include "ringgate/pubsub/broker.hpp"
 #include "ringgate/pubsub/codec.hpp"
 #include "ringgate/pubsub/frame.hpp"
@@ -104,10 +105,10 @@ struct PubsubState {
   IoBroker* io = nullptr;  // the broker, when its connections run on our ring (Redis, NATS)
   // Topics this worker's connections subscribe to.
   std::unordered_map<std::uint64_t, LocalTopic> local;
-  std::unordered_map<std::string, std::uint64_t> local_ids;
+  StringMap<std::uint64_t> local_ids;
   std::unordered_map<std::uint32_t, ConnSubs> conns;
   // Topics this worker owns.
-  std::unordered_map<std::string, std::unique_ptr<OwnedTopic>> owned;
+  StringMap<std::unique_ptr<OwnedTopic>> owned;
   std::unordered_map<std::uint64_t, OwnedTopic*> owned_ids;
   std::uint64_t next_topic_id = 1;
   PubRequest* publishing = nullptr;  // the request the broker is publishing (loopback)
