@@ -28,15 +28,6 @@ class NatsBroker final : public ExternalBroker {
   bool ok() const noexcept { return normalizer_.ok(); }
 
   // --- pubsub::Broker ---
-  void subscribe(std::string_view topic) noexcept override {
-    auto [it, added] = topics_.try_emplace(std::string(topic));
-    if (!added) return;
-    if (link_.ready()) {
-      send_subscribe_batch({it->first});
-    } else {
-      it->second.lost = true;
-    }
-  }
   void unsubscribe(std::string_view topic) noexcept override {
     auto it = topics_.find(topic);
     if (it == topics_.end()) return;

@@ -26,15 +26,6 @@ class RedisBroker final : public ExternalBroker {
   bool ok() const noexcept { return sub_reader_.ok() && pub_reader_.ok() && normalizer_.ok(); }
 
   // --- pubsub::Broker ---
-  void subscribe(std::string_view topic) noexcept override {
-    auto [it, added] = topics_.try_emplace(std::string(topic));
-    if (!added) return;
-    if (sub_.ready()) {
-      send_subscribe_batch({it->first});
-    } else {
-      it->second.lost = true;  // made (and reported restored) when the connection is back
-    }
-  }
   void unsubscribe(std::string_view topic) noexcept override {
     auto it = topics_.find(topic);
     if (it == topics_.end()) return;

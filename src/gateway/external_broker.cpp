@@ -10,6 +10,16 @@ ExternalBroker::ExternalBroker(const BrokerContext& ctx) noexcept
   waiting_.reserve(1024);
 }
 
+void ExternalBroker::subscribe(std::string_view topic) noexcept {
+  auto [it, added] = topics_.try_emplace(std::string(topic));
+  if (!added) return;
+  if (subscribing()) {
+    send_subscribe_batch({it->first});
+  } else {
+    it->second.lost = true;
+  }
+}
+
 void ExternalBroker::deliver(std::string_view topic, std::string_view body) noexcept {
   auto it = topics_.find(topic);
   if (it == topics_.end()) return;  // unsubscribed meanwhile
@@ -92,7 +102,8 @@ void ExternalBroker::answered(bool ok, std::uint64_t receivers) noexcept {
 }
 
 void ExternalBroker::fail_waiting() noexcept {
-  // Swap first: the answers may publish again (they do not, but nothing here relies on it).
+  // Swap first: an answer may publish again (an API connection resumes its next request), and
+  // that publish must not join the list being failed.
   std::vector<Waiting> waiting;
   waiting.swap(waiting_);
   const std::size_t head = head_;

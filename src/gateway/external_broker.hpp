@@ -56,6 +56,9 @@ std::unique_ptr<IoBroker> make_nats_broker(const BrokerContext& ctx) noexcept;
 class ExternalBroker : public IoBroker, protected LinkProtocol {
  public:
   explicit ExternalBroker(const BrokerContext& ctx) noexcept;
+  // Sent now when the subscribing connection is ready, else made (and reported restored) when
+  // it is back.
+  void subscribe(std::string_view topic) noexcept override;
 
  protected:
   struct Topic {
