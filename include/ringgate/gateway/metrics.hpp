@@ -35,6 +35,22 @@ std::string_view proxy_result_name(ProxyResult r) noexcept;
 // Non-data records met under kTLS; labels of ringgate_tls_ktls_records_total{type}.
 enum class KtlsRecord : std::uint8_t { close_notify, alert, key_update, renegotiation, other, count_ };
 
+// One observation in a histogram of non-cumulative buckets with bounds in microseconds (beyond
+// the last bound only the count and sum move: the +Inf bucket is the count).
+template <std::size_t N>
+void observe_us(const std::array<std::uint32_t, N>& bounds_us, std::array<Counter, N>& buckets, Counter& count,
+                Counter& sum_ns, std::uint64_t ns) noexcept {
+  const std::uint64_t us = ns / 1000;
+  for (std::size_t i = 0; i < N; ++i) {
+    if (us < bounds_us[i]) {
+      buckets[i].add();
+      break;
+    }
+  }
+  count.add();
+  sum_ns.add(ns);
+}
+
 struct WorkerMetrics {
   Gauge connections_active;
   Counter connections_accepted;
@@ -88,15 +104,7 @@ struct WorkerMetrics {
   std::array<Counter, kLatencyBucketsUs.size()> latency_buckets;  // non-cumulative here
   Counter latency_count, latency_sum_ns;
   void observe_delivery_latency(std::uint64_t ns) noexcept {
-    const std::uint64_t us = ns / 1000;
-    for (std::size_t i = 0; i < kLatencyBucketsUs.size(); ++i) {
-      if (us < kLatencyBucketsUs[i]) {
-        latency_buckets[i].add();
-        break;
-      }
-    }
-    latency_count.add();
-    latency_sum_ns.add(ns);
+    observe_us(kLatencyBucketsUs, latency_buckets, latency_count, latency_sum_ns, ns);
   }
   // The broker (--broker): per worker 1 while all its broker connections are ready.
   Gauge broker_up;
@@ -110,15 +118,7 @@ struct WorkerMetrics {
   std::array<Counter, kBrokerLatencyBucketsUs.size()> broker_latency_buckets;  // non-cumulative here
   Counter broker_latency_count, broker_latency_sum_ns;
   void observe_broker_publish(std::uint64_t ns) noexcept {
-    const std::uint64_t us = ns / 1000;
-    for (std::size_t i = 0; i < kBrokerLatencyBucketsUs.size(); ++i) {
-      if (us < kBrokerLatencyBucketsUs[i]) {
-        broker_latency_buckets[i].add();
-        break;
-      }
-    }
-    broker_latency_count.add();
-    broker_latency_sum_ns.add(ns);
+    observe_us(kBrokerLatencyBucketsUs, broker_latency_buckets, broker_latency_count, broker_latency_sum_ns, ns);
   }
   static constexpr std::array<int, 9> kApiStatuses = {200, 400, 401, 404, 405, 411, 413, 431, 503};
   std::array<Counter, kApiStatuses.size() + 1> api_requests;  // last = other
