@@ -174,6 +174,8 @@ std::string usage() {
          "                            (repeatable; the longest matching topic prefix wins; default disconnect)\n"
          "  --history N               messages kept per topic for recovery with \"since\" (default 100)\n"
          "  --history-ttl SECONDS     topic state kept after its last subscriber and message (default 300)\n"
+         "  --history-max-bytes N     memory for all topics' history together; over it the oldest messages\n"
+         "                            are forgotten first (default 67108864)\n"
          "  --max-publish-bytes N     largest published data (default 65536)\n"
          "  --max-subscriptions N     per connection (default 1024)\n"
          "  --api HOST:PORT           HTTP publish API: POST /publish with a bearer token (repeatable)\n"
@@ -323,6 +325,9 @@ CliResult parse_cli(const std::vector<std::string>& args) {
     } else if (a == "--history") {
       if (!value(v) || !parse_u64(v, n) || n > 100000) return fail("--history needs 0..100000 messages");
       o.gateway.history = std::uint32_t(n);
+    } else if (a == "--history-max-bytes") {
+      if (!value(v) || !parse_u64(v, n) || n < 65536 || n > (1ull << 40)) return fail("--history-max-bytes needs 65536..2^40");
+      o.gateway.history_max_bytes = n;
     } else if (a == "--max-publish-bytes") {
       if (!value(v) || !parse_u64(v, n) || n < 16 || n > (16u << 20)) return fail("--max-publish-bytes needs 16..16777216");
       o.gateway.max_publish_bytes = std::uint32_t(n);

@@ -69,6 +69,7 @@ struct Config {
   pubsub::PolicyRules slow_consumer;           // --slow-consumer [PREFIX=]POLICY
   std::uint32_t history = 100;                 // messages kept per topic for recovery (0 = none)
   std::uint64_t history_ttl_ms = 300000;       // topic state kept this long after its last subscriber and message
+  std::uint64_t history_max_bytes = 64u << 20; // all topics' history together; the oldest messages go first
   std::uint32_t max_publish_bytes = 65536;     // a client request or API body larger -> too_large / 413
   std::uint32_t max_subscriptions = 1024;      // per connection
   std::vector<net::SockAddr> api;              // --api: POST /publish listeners
