@@ -1,5 +1,6 @@
 // The control-frame half of a WebSocket parser sink, the same on every route: a ping is answered
-// ahead of queued data (write_control), a pong feeds the heartbeat, a close completes the close
+// ahead of queued data, and a pong still queued is replaced by the newer one (write_pong), so a
+// ping flood holds one pong per connection; a pong feeds the heartbeat, a close completes the close
 // handshake. Route sinks (EchoSink, PubSink) derive from it and add on_data.
 #pragma once
 
@@ -25,7 +26,7 @@ struct ControlSink {
     std::uint8_t frame[ws::kMaxHeaderBytes + ws::kMaxControlPayload];
     const std::size_t h = ws::write_header(frame, ws::Opcode::pong, true, payload.size());
     if (!payload.empty()) std::memcpy(frame + h, payload.data(), payload.size());
-    if (!conn.out.write_control(w.chunks_, frame, h + payload.size())) return fail();
+    if (!conn.out.write_pong(w.chunks_, frame, h + payload.size())) return fail();
     w.mark_dirty(index, conn);
   }
 

@@ -11,7 +11,7 @@ constexpr std::uint32_t kMaxCachedRefs = 65536;
 }
 
 ChunkPool::~ChunkPool() {
-  for (Chunk* list : {free_, free_refs_}) {
+  for (Chunk* list : {free_, free_refs_, free_small_}) {
     while (list != nullptr) {
       Chunk* c = list;
       list = c->next;
@@ -70,6 +70,24 @@ void ChunkPool::release_local(LocalFrame* lf) noexcept {
   } else {
     delete lf;
   }
+}
+
+Chunk* ChunkPool::get_small() noexcept {
+  Chunk* c = free_small_;
+  if (c != nullptr) {
+    free_small_ = c->next;
+    --cached_small_;
+  } else {
+    c = static_cast<Chunk*>(std::malloc(sizeof(Chunk) + kSmallChunkBytes));
+    if (c == nullptr) return nullptr;
+  }
+  c->next = nullptr;
+  c->begin = c->end = 0;
+  c->cap = kSmallChunkBytes;
+  c->pooled = kSmallChunk;
+  c->control = 0;
+  ++outstanding_;
+  return c;
 }
 
 Chunk* ChunkPool::get(std::size_t min_bytes) noexcept {
@@ -134,6 +152,16 @@ void ChunkPool::put(Chunk* c) noexcept {
     }
     return;
   }
+  if (c->pooled == kSmallChunk) {
+    if (cached_small_ < kMaxCachedRefs) {
+      c->next = free_small_;
+      free_small_ = c;
+      ++cached_small_;
+    } else {
+      std::free(c);
+    }
+    return;
+  }
   if (c->pooled && cached_count_ < max_cached_) {
     c->next = free_;
     free_ = c;
@@ -191,6 +219,7 @@ void OutQueue::append(Chunk* c) noexcept {
   }
   tail_ = c;
   bytes_ += c->size();
+  ++chunks_;
 }
 
 bool OutQueue::append_ref(ChunkPool& pool, LocalFrame* lf) noexcept {
@@ -223,76 +252,106 @@ bool OutQueue::replace_ref(ChunkPool& pool, LocalFrame* lf) noexcept {
 }
 
 void OutQueue::drop_unsent(ChunkPool& pool) noexcept {
-  Chunk* keep_tail = nullptr;
-  Chunk* c = head_;
-  for (std::uint32_t i = 0; i < locked_ && c != nullptr; ++i) {
-    keep_tail = c;
-    c = c->next;
-  }
+  Chunk* c = locked_tail_ != nullptr ? locked_tail_->next : head_;
   while (c != nullptr) {
     Chunk* next = c->next;
     bytes_ -= c->size();
+    --chunks_;
     pool.put(c);
     c = next;
   }
-  if (keep_tail != nullptr) {
-    keep_tail->next = nullptr;
+  if (locked_tail_ != nullptr) {
+    locked_tail_->next = nullptr;
   } else {
     head_ = nullptr;
   }
-  tail_ = keep_tail;
+  tail_ = locked_tail_;
+  ctl_ = pong_ = nullptr;  // control chunks are never locked ones, so they went too
 }
 
 bool OutQueue::write_control(ChunkPool& pool, const void* data, std::size_t n) noexcept {
-  Chunk* c = pool.get(n);
+  if (ctl_ != nullptr && ctl_->room() >= n) {
+    std::memcpy(ctl_->data + ctl_->end, data, n);
+    ctl_->end += std::uint32_t(n);
+    bytes_ += std::uint32_t(n);
+    return true;
+  }
+  Chunk* c = n <= ChunkPool::kSmallChunkBytes ? pool.get_small() : pool.get(n);
   if (c == nullptr) return false;
   std::memcpy(c->data, data, n);
   c->end = std::uint32_t(n);
   c->control = 1;
-  bytes_ += std::uint32_t(n);
-  // After the chunks a send holds, then after earlier control frames (first in, first out).
-  Chunk* prev = nullptr;
-  std::uint32_t skip = locked_;
-  for (Chunk* next = head_; next != nullptr && (skip > 0 || next->control); next = next->next) {
-    if (skip > 0) --skip;
-    prev = next;
-  }
+  // After the newest control chunk no send has taken, else right after the chunks a send holds:
+  // behind every earlier control frame and the frame a send is in the middle of, ahead of data.
+  Chunk* prev = ctl_ != nullptr ? ctl_ : locked_tail_;
   Chunk*& slot = prev == nullptr ? head_ : prev->next;
   c->next = slot;
   slot = c;
   if (c->next == nullptr) tail_ = c;
+  ctl_ = c;
+  bytes_ += std::uint32_t(n);
+  ++chunks_;
+  return true;
+}
+
+bool OutQueue::write_pong(ChunkPool& pool, const void* frame, std::size_t n) noexcept {
+  if (pong_ != nullptr && pong_->end - pong_len_ + n <= pong_->cap) {
+    // Replace the queued pong in place; control frames after it in its chunk move with the end.
+    std::uint8_t* at = pong_->data + pong_at_;
+    std::memmove(at + n, at + pong_len_, pong_->end - pong_at_ - pong_len_);
+    std::memcpy(at, frame, n);
+    pong_->end = pong_->end - pong_len_ + std::uint32_t(n);
+    bytes_ = bytes_ - pong_len_ + std::uint32_t(n);
+    pong_len_ = std::uint32_t(n);
+    return true;
+  }
+  if (!write_control(pool, frame, n)) return false;
+  pong_ = ctl_;
+  pong_at_ = ctl_->end - std::uint32_t(n);
+  pong_len_ = std::uint32_t(n);
   return true;
 }
 
 std::size_t OutQueue::fill_iov(iovec* iov, std::size_t max_iov) noexcept {
   std::size_t n = 0;
   std::uint32_t chunks = 0;
-  for (const Chunk* c = head_; c != nullptr && n < max_iov; c = c->next) {
+  Chunk* last = nullptr;
+  for (Chunk* c = head_; c != nullptr && n < max_iov; c = c->next) {
     ++chunks;
+    last = c;
+    forget(c);
     if (c->size() == 0) continue;
     iov[n].iov_base = const_cast<std::uint8_t*>(c->bytes() + c->begin);
     iov[n].iov_len = c->size();
     ++n;
   }
   locked_ = chunks;
+  locked_tail_ = last;
   return n;
 }
 
 void OutQueue::consume(ChunkPool& pool, std::size_t n) noexcept {
   bytes_ -= std::uint32_t(n);
   locked_ = 0;
+  locked_tail_ = nullptr;
   while (head_ != nullptr) {
     std::uint32_t take = head_->size() < n ? head_->size() : std::uint32_t(n);
     head_->begin += take;
     n -= take;
     if (head_->size() != 0) {
-      locked_ = take != 0 ? 1 : 0;  // a frame is half out: nothing may go before the rest of it
+      if (take != 0) {  // a frame is half out: nothing may go before the rest of it
+        locked_ = 1;
+        locked_tail_ = head_;
+        forget(head_);
+      }
       break;
     }
     // Drained chunks go back at once, so an idle connection holds no buffer.
     Chunk* done = head_;
     head_ = done->next;
     if (head_ == nullptr) tail_ = nullptr;
+    forget(done);
+    --chunks_;
     pool.put(done);
   }
 }
@@ -303,8 +362,8 @@ void OutQueue::clear(ChunkPool& pool) noexcept {
     head_ = c->next;
     pool.put(c);
   }
-  tail_ = nullptr;
-  bytes_ = 0;
+  tail_ = locked_tail_ = ctl_ = pong_ = nullptr;
+  bytes_ = chunks_ = 0;
   locked_ = 0;
 }
 

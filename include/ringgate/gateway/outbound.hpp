@@ -27,7 +27,8 @@ struct LocalFrame {
   LocalFrame* next_free;
 };
 
-inline constexpr std::uint16_t kRefChunk = 2;  // Chunk::pooled of a reference chunk
+inline constexpr std::uint16_t kRefChunk = 2;    // Chunk::pooled of a reference chunk
+inline constexpr std::uint16_t kSmallChunk = 3;  // Chunk::pooled of a small (control-frame) chunk
 
 struct Chunk {
   Chunk* next;
@@ -49,6 +50,9 @@ struct Chunk {
 class ChunkPool {
  public:
   static constexpr std::uint32_t kChunkBytes = 16384 - 32;  // data bytes in a standard chunk
+  // Control frames get small chunks: a pong for a 125-byte ping plus a heartbeat ping fit in one,
+  // so a connection's control frames never pin a standard chunk.
+  static constexpr std::uint32_t kSmallChunkBytes = 256 - 32;
 
   explicit ChunkPool(std::uint32_t max_cached = 1024) noexcept : max_cached_(max_cached) {}
   ~ChunkPool();
@@ -60,6 +64,8 @@ class ChunkPool {
   // Grows an unqueued chunk to at least `min_bytes` of capacity, keeping its contents.
   Chunk* grow(Chunk* c, std::size_t min_bytes) noexcept;
   void put(Chunk* c) noexcept;
+  // A small chunk (kSmallChunkBytes of room) for control frames; nullptr when out of memory.
+  Chunk* get_small() noexcept;
   // A reference chunk for `lf` (whole frame unsent); takes one local reference.
   Chunk* get_ref(LocalFrame* lf) noexcept;
   // This worker's share of a frame it was handed (with one shared reference); refs start at 1
@@ -72,16 +78,24 @@ class ChunkPool {
  private:
   Chunk* free_ = nullptr;
   Chunk* free_refs_ = nullptr;
+  Chunk* free_small_ = nullptr;
   LocalFrame* free_locals_ = nullptr;
   std::uint32_t cached_count_ = 0, max_cached_;
-  std::uint32_t cached_refs_ = 0, cached_locals_ = 0;
+  std::uint32_t cached_refs_ = 0, cached_locals_ = 0, cached_small_ = 0;
   std::uint64_t outstanding_ = 0;
 };
 
 class OutQueue {
  public:
+  // What a queued chunk costs beyond its bytes (header, allocator rounding), for the limits: a peer
+  // that makes the queue hold many tiny chunks pays for each.
+  static constexpr std::uint32_t kChunkOverhead = 64;
+
   bool empty() const noexcept { return head_ == nullptr; }
   std::uint32_t bytes() const noexcept { return bytes_; }
+  std::uint32_t chunks() const noexcept { return chunks_; }
+  // Bytes plus the per-chunk overhead: what --max-outbound-bytes is compared with.
+  std::uint64_t footprint() const noexcept { return std::uint64_t(bytes_) + std::uint64_t(chunks_) * kChunkOverhead; }
 
   // Contiguous room for n bytes at the tail; commit(k <= n) makes them part of the queue.
   std::uint8_t* reserve(ChunkPool& pool, std::size_t n) noexcept;
@@ -102,16 +116,24 @@ class OutQueue {
 
   // A control frame (ping, pong) jumps the queue: it goes right after the chunks a send has
   // already taken (which the kernel may be transmitting) and after control frames queued before it
-  // (their order is kept), ahead of every queued data frame.
-  // Chunk boundaries are frame boundaries (a frame is always written whole into one chunk), so the
-  // frame never lands inside another.
+  // (their order is kept), ahead of every queued data frame. Chunk boundaries are frame boundaries
+  // (a frame is always written whole into one chunk), so the frame never lands inside another.
+  // O(1): control frames share small chunks at a remembered insertion point; no walk.
   bool write_control(ChunkPool& pool, const void* data, std::size_t n) noexcept;
+  // A pong (a complete frame) as a control frame, except that while an earlier pong is still
+  // queued and no send has taken it, this one replaces it (RFC 6455 5.5.3: a pong may answer only
+  // the most recent ping). A ping flood therefore holds at most one pong per connection.
+  bool write_pong(ChunkPool& pool, const void* frame, std::size_t n) noexcept;
 
   // Describes up to max_iov chunks of unsent data for one send; returns the count. The chunks
   // described are locked (write_control() stays behind them) until consume() releases them.
   std::size_t fill_iov(iovec* iov, std::size_t max_iov) noexcept;
   // The same for a plain send of the head chunk only.
-  void lock_head() noexcept { locked_ = head_ != nullptr ? 1 : 0; }
+  void lock_head() noexcept {
+    locked_ = head_ != nullptr ? 1 : 0;
+    locked_tail_ = head_;
+    forget(head_);
+  }
   const Chunk* head() const noexcept { return head_; }
   // Drops n sent bytes from the front, returning drained chunks to the pool. A partly sent head
   // chunk stays locked: the rest of its frame must leave before anything else.
@@ -119,9 +141,19 @@ class OutQueue {
   void clear(ChunkPool& pool) noexcept;
 
  private:
+  void forget(const Chunk* c) noexcept {  // c was taken by a send or left the queue
+    if (c == ctl_) ctl_ = nullptr;
+    if (c == pong_) pong_ = nullptr;
+  }
+
   Chunk* head_ = nullptr;
   Chunk* tail_ = nullptr;
+  Chunk* locked_tail_ = nullptr;  // the last chunk a send has taken (nullptr: none)
+  Chunk* ctl_ = nullptr;          // the newest control chunk no send has taken: control frames go here
+  Chunk* pong_ = nullptr;         // the chunk holding the pong no send has taken yet
+  std::uint32_t pong_at_ = 0, pong_len_ = 0;  // where that pong is in pong_
   std::uint32_t bytes_ = 0;
+  std::uint32_t chunks_ = 0;
   std::uint32_t locked_ = 0;  // chunks at the head that a send has taken
 };
 

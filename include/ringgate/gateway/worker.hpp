@@ -243,8 +243,9 @@ class Worker {
   OutQueue& wire_queue(Connection& conn) noexcept {
     return conn.tls == kTlsHandshake || conn.tls == kTlsSwitching || conn.tls == kTlsUser ? conn.ext->cipher : conn.out;
   }
+  // Queued bytes plus a per-chunk overhead (OutQueue::footprint), compared with --max-outbound-bytes.
   std::uint64_t queued_bytes(const Connection& conn) const noexcept {
-    return conn.out.bytes() + (conn.ext != nullptr ? conn.ext->cipher.bytes() : 0);
+    return conn.out.footprint() + (conn.ext != nullptr ? conn.ext->cipher.footprint() : 0);
   }
 
   static constexpr std::size_t kPlainBytes = 16384;  // one TLS record's plaintext at most

@@ -171,3 +171,113 @@ TEST(OutQueueControl, EmptyQueueControlBecomesTailForLaterWrites) {
 
 }  // namespace
 }  // namespace ringgate::gateway
+
+namespace ringgate::gateway {
+namespace {
+
+std::string pong(char tag) { return std::string("\x8a\x01", 2) + tag; }
+
+TEST(OutQueuePong, AQueuedPongIsReplacedByTheNewest) {
+  ChunkPool pool;
+  OutQueue q;
+  ASSERT_TRUE(q.write(pool, "DATA", 4));
+  for (char c : std::string("abcdefgh")) ASSERT_TRUE(q.write_pong(pool, pong(c).data(), 3));
+  EXPECT_EQ(drain_all(q), pong('h') + "DATA") << "only the newest ping is answered";
+  EXPECT_EQ(q.bytes(), 3u + 4u);
+  q.clear(pool);
+}
+
+TEST(OutQueuePong, APongASendHasTakenIsNotReplaced) {
+  ChunkPool pool;
+  OutQueue q;
+  ASSERT_TRUE(q.write_pong(pool, pong('a').data(), 3));
+  ASSERT_TRUE(q.write(pool, "DATA", 4));
+  iovec iov[1];
+  ASSERT_EQ(q.fill_iov(iov, 1), 1u);  // the kernel holds the first pong now
+  ASSERT_TRUE(q.write_pong(pool, pong('b').data(), 3));
+  ASSERT_TRUE(q.write_pong(pool, pong('c').data(), 3));
+  q.consume(pool, 3);
+  EXPECT_EQ(drain_all(q), pong('c') + "DATA");
+  q.clear(pool);
+  EXPECT_EQ(pool.outstanding(), 0u);
+}
+
+TEST(OutQueuePong, ReplacingKeepsAPingQueuedAfterIt) {
+  ChunkPool pool;
+  OutQueue q;
+  ASSERT_TRUE(q.write_pong(pool, pong('a').data(), 3));
+  ASSERT_TRUE(q.write_control(pool, "\x89\x00", 2));  // our heartbeat ping
+  const std::string longer = std::string("\x8a\x05", 2) + "12345";
+  ASSERT_TRUE(q.write_pong(pool, longer.data(), longer.size()));
+  EXPECT_EQ(drain_all(q), longer + std::string("\x89\x00", 2));
+  q.clear(pool);
+}
+
+TEST(OutQueuePong, AFloodHoldsOneSmallChunk) {
+  // 200,000 pings without the peer reading: one pong queued, one small chunk, constant time each.
+  ChunkPool pool;
+  OutQueue q;
+  std::string big(ChunkPool::kChunkBytes, 'd');
+  ASSERT_TRUE(q.write(pool, big.data(), big.size()));
+  iovec iov[4];
+  ASSERT_EQ(q.fill_iov(iov, 4), 1u);  // a send is stuck on the data
+  for (int i = 0; i < 200000; ++i) {
+    const std::string p = pong(char('a' + i % 26));
+    ASSERT_TRUE(q.write_pong(pool, p.data(), p.size()));
+  }
+  EXPECT_EQ(q.chunks(), 2u);
+  EXPECT_EQ(pool.outstanding(), 2u);
+  EXPECT_EQ(q.bytes(), big.size() + 3);
+  EXPECT_EQ(q.footprint(), big.size() + 3 + 2 * OutQueue::kChunkOverhead);
+  q.clear(pool);
+}
+
+TEST(OutQueueControl, ManyControlFramesShareSmallChunks) {
+  ChunkPool pool;
+  OutQueue q;
+  ASSERT_TRUE(q.write(pool, "DATA", 4));
+  std::string want;
+  for (int i = 0; i < 1000; ++i) {
+    const char c = char('0' + i % 10);
+    ASSERT_TRUE(q.write_control(pool, &c, 1));
+    want += c;
+  }
+  EXPECT_LE(q.chunks(), 1u + 1000 / ChunkPool::kSmallChunkBytes + 1) << "no chunk per frame";
+  EXPECT_EQ(drain_all(q), want + "DATA") << "control frames keep their order across small chunks";
+  q.clear(pool);
+  EXPECT_EQ(pool.outstanding(), 0u);
+}
+
+TEST(OutQueueControl, DropUnsentKeepsWhatASendHolds) {
+  ChunkPool pool;
+  OutQueue q;
+  ASSERT_TRUE(q.write(pool, "HELD", 4));
+  q.lock_head();
+  ASSERT_TRUE(q.write(pool, std::string(ChunkPool::kChunkBytes, 'x').data(), ChunkPool::kChunkBytes));
+  ASSERT_TRUE(q.write_pong(pool, pong('a').data(), 3));
+  q.drop_unsent(pool);
+  EXPECT_EQ(q.bytes(), 4u);
+  EXPECT_EQ(q.chunks(), 1u);
+  ASSERT_TRUE(q.write_pong(pool, pong('b').data(), 3));  // the dropped pong is not reused
+  ASSERT_TRUE(q.write(pool, "CLOSE", 5));
+  q.consume(pool, 4);
+  EXPECT_EQ(drain_all(q), pong('b') + "CLOSE");
+  q.clear(pool);
+  EXPECT_EQ(pool.outstanding(), 0u);
+}
+
+TEST(OutQueueControl, ConsumedControlChunkIsForgotten) {
+  // The TLS path consumes whole head chunks without locking them first.
+  ChunkPool pool;
+  OutQueue q;
+  ASSERT_TRUE(q.write_pong(pool, pong('a').data(), 3));
+  q.consume(pool, 3);
+  EXPECT_TRUE(q.empty());
+  ASSERT_TRUE(q.write_pong(pool, pong('b').data(), 3));
+  EXPECT_EQ(drain_all(q), pong('b'));
+  q.clear(pool);
+  EXPECT_EQ(pool.outstanding(), 0u);
+}
+
+}  // namespace
+}  // namespace ringgate::gateway
