@@ -24,8 +24,14 @@ constexpr std::array<RejectInfo, kRejectCount> kRejects{{
     {"head_too_large", 431, "request head larger than the limit"},
     {"not_found", 404, "no WebSocket route at this path"},
     {"malformed", 400, "malformed HTTP request"},
+    // 400, not 505: 505 refuses a major version (RFC 9110 15.6.6) and 1.0 shares ours; the
+    // reason names the one nginx line that is nearly always the cause.
+    {"http_1_0", 400,
+     "WebSocket needs HTTP/1.1, this request is HTTP/1.0 (behind nginx: proxy_http_version 1.1; "
+     "proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\";)"},
+    {"plain_http_on_tls", 400, "The plain HTTP request was sent to a TLS port: use https:// or wss://"},
 }};
-static_assert(std::size_t(Reject::malformed) + 1 == kRejectCount);
+static_assert(std::size_t(Reject::plain_http_on_tls) + 1 == kRejectCount);
 
 constexpr RejectInfo kUnknown{"unknown", 400, "malformed HTTP request"};
 

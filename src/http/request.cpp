@@ -14,8 +14,9 @@ namespace {
 
 using detail::is;
 
-// The first line of the HTTP/2 connection preface ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").
-constexpr std::string_view kH2PrefaceLine = "PRI * HTTP/2.0\r\n";
+// The start of the HTTP/2 connection preface ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"). The PRI method
+// exists only for it (RFC 9113 3.4), so these 14 bytes decide without waiting for the line end.
+constexpr std::string_view kH2PrefaceStart = "PRI * HTTP/2.0";
 
 constexpr ParseResult need_more() noexcept { return {ParseStatus::need_more, 0, Reject::none}; }
 constexpr ParseResult fail(Reject r) noexcept { return {ParseStatus::error, 0, r}; }
@@ -128,6 +129,12 @@ std::string_view Request::header(std::string_view name) const noexcept {
   return {};
 }
 
+std::size_t Request::next_header(std::string_view name, std::size_t from) const noexcept {
+  for (std::size_t i = from; i < header_count; ++i)
+    if (detail::iequals(headers[i].name, name)) return i;
+  return header_count;
+}
+
 std::size_t Request::header_count_of(std::string_view name) const noexcept {
   std::size_t count = 0;
   for (std::size_t i = 0; i < header_count; ++i) count += detail::iequals(headers[i].name, name);
@@ -139,7 +146,7 @@ ParseResult parse_request_head(std::string_view buf, Request& out, std::size_t h
   out.header_count = 0;
   // Only the first head_limit bytes count, so a result never depends on bytes past the limit.
   const std::string_view window = buf.substr(0, std::min(buf.size(), head_limit));
-  if (window.starts_with(kH2PrefaceLine)) return fail(Reject::http2_preface);
+  if (window.starts_with(kH2PrefaceStart)) return fail(Reject::http2_preface);
 
   if (const std::size_t end = find_head_end(window); end != 0) return parse_head(window.substr(0, end), out);
 
@@ -148,6 +155,18 @@ ParseResult parse_request_head(std::string_view buf, Request& out, std::size_t h
     return fail(Reject::malformed);
   if (buf.size() > head_limit) return fail(Reject::head_too_large);
   return need_more();
+}
+
+bool looks_like_plain_http(std::string_view first_bytes) noexcept {
+  // Decides within the first 4 bytes: a space after 1-3 method characters, or 4 of them.
+  constexpr std::size_t kDecideBytes = 4;
+  const auto method_char = [](char c) { return (c >= 'A' && c <= 'Z') || c == '-' || c == '_'; };
+  if (first_bytes.empty() || first_bytes[0] < 'A' || first_bytes[0] > 'Z') return false;
+  for (std::size_t i = 1; i < first_bytes.size() && i < kDecideBytes; ++i) {
+    if (first_bytes[i] == ' ') return true;
+    if (!method_char(first_bytes[i])) return false;
+  }
+  return first_bytes.size() >= kDecideBytes;
 }
 
 }  // namespace ringgate::http

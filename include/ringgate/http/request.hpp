@@ -12,7 +12,10 @@
 //   kMaxHeaders fields; more is `head_too_large` (431). Only the first head_limit bytes are examined.
 // - Early refusal: a request line that is already invalid (e.g. a TLS ClientHello or binary junk on
 //   the port) is `malformed` as soon as the offending byte arrives, before the end of the head.
-//   The HTTP/2 preface is reported once "PRI * HTTP/2.0\r\n" has arrived.
+//   The HTTP/2 preface is reported once "PRI * HTTP/2.0" (its first 14 bytes) has arrived: PRI
+//   is reserved for it (RFC 9113 3.4), so no line end is needed to tell.
+// - Any HTTP/1.x version parses (HTTP/1.0 included): refusing 1.0 with a reason that names it is
+//   validate_upgrade's job, so the parser must let it through.
 // - Strict syntax (RFC 9112), refusing what request smuggling and header confusion feed on: single
 //   SP between request-line parts; method and field names are tokens; no whitespace before ':';
 //   no obs-fold continuation lines; no CTL bytes (NUL, bare CR, DEL...) anywhere; the target is
@@ -43,9 +46,14 @@ struct Request {
   std::size_t header_count = 0;
 
   // Case-insensitive name match; the first field with that name; "" if absent (an empty value
-  // also reads as ""; use header_count_of to tell them apart).
+  // also reads as ""; use header_count_of to tell them apart). A field that may legally repeat
+  // (a list: X-Forwarded-For, Connection, Sec-WebSocket-Protocol...) must not be read with this:
+  // later lines are part of the same list. Walk them with next_header().
   std::string_view header(std::string_view name) const noexcept;
   std::size_t header_count_of(std::string_view name) const noexcept;
+  // Index of the first field named `name` at or after index `from`; header_count if none.
+  //   for (auto i = req.next_header("x"); i < req.header_count; i = req.next_header("x", i + 1))
+  std::size_t next_header(std::string_view name, std::size_t from = 0) const noexcept;
 };
 
 // Why a request is refused. The order is fixed: it indexes metric arrays (kRejectCount entries).
@@ -60,8 +68,10 @@ enum class Reject : std::uint8_t {
   head_too_large,              // 431
   not_found,                   // 404
   malformed,                   // 400
+  http_1_0,                    // 400: an HTTP/1.0 request (nginx without proxy_http_version 1.1)
+  plain_http_on_tls,           // 400: plain HTTP on a TLS port (the caller detects it)
 };
-inline constexpr std::size_t kRejectCount = 10;  // including none
+inline constexpr std::size_t kRejectCount = 12;  // including none
 
 std::string_view reject_name(Reject r) noexcept;    // metric label, e.g. "bad_key"; "none" for none
 int reject_status(Reject r) noexcept;               // HTTP status; 0 for none
@@ -81,5 +91,15 @@ struct ParseResult {
 // error: malformed / head_too_large / http2_preface.
 ParseResult parse_request_head(std::string_view buf, Request& out,
                                std::size_t head_limit = kDefaultHeadLimit) noexcept;
+
+// For a TLS port: true when the first bytes of the connection are the start of a plain HTTP/1.x
+// request line (then answer write_reject(Reject::plain_http_on_tls) in plain text, as nginx does)
+// rather than a TLS record. "Looks like HTTP": an upper-case method token (A-Z, '-', '_') followed
+// by a space ("GET ", "PUT ", "PRI * HTTP/2.0"), or four such characters with no space yet
+// ("POST", "OPTI"): no TLS record starts with a letter (content types are 0x14-0x18; a handshake
+// is 0x16, SSLv2's hello has the top bit set), so 4 bytes decide every common method.
+// False for a TLS record, for anything else, and for fewer than 4 bytes without a space yet
+// ("GE", "POS": too short to tell): a caller that can wait for a 4th byte should.
+bool looks_like_plain_http(std::string_view first_bytes) noexcept;
 
 }  // namespace ringgate::http

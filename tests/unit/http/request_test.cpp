@@ -145,17 +145,23 @@ TEST(RequestHead, Http2Preface) {
   const ParseResult r = parse(preface);
   EXPECT_EQ(r.status, ParseStatus::error);
   EXPECT_EQ(r.reject, Reject::http2_preface);
-  // Reported once the first line has arrived; before that the bytes are a plausible HTTP/1 start.
-  for (std::size_t n = 0; n < 16; ++n) EXPECT_EQ(parse(preface.substr(0, n)).status, ParseStatus::need_more) << n;
-  for (std::size_t n = 16; n <= preface.size(); ++n) EXPECT_EQ(parse(preface.substr(0, n)).reject, Reject::http2_preface) << n;
+  // Reported from its 14th byte ("PRI * HTTP/2.0": PRI exists only for the preface), so a preface
+  // cut short by the network is still answered in HTTP/2; before that it is a plausible start.
+  for (std::size_t n = 0; n < 14; ++n) EXPECT_EQ(parse(preface.substr(0, n)).status, ParseStatus::need_more) << n;
+  for (std::size_t n = 14; n <= preface.size(); ++n) EXPECT_EQ(parse(preface.substr(0, n)).reject, Reject::http2_preface) << n;
   // Followed by a SETTINGS frame, as a real h2 prior-knowledge client sends.
   std::string with_settings(preface);
   with_settings += std::string("\x00\x00\x00\x04\x00\x00\x00\x00\x00", 9);
   EXPECT_EQ(parse(with_settings).reject, Reject::http2_preface);
-  // An HTTP/1-framed "PRI" with bare LF is not the preface: it parses and fails validation later.
+  // An HTTP/1-framed "PRI" with bare LF starts the same way: still the HTTP/2 answer (no HTTP/1
+  // client sends PRI). "PRI * HTTP/1.1" is an ordinary (refused later) HTTP/1 request.
+  EXPECT_EQ(parse("PRI * HTTP/2.0\n\n").reject, Reject::http2_preface);
+  EXPECT_EQ(parse("PRI * HTTP/2.1\r\n\r\n").status, ParseStatus::done);
   Request req;
-  ASSERT_EQ(parse_request_head("PRI * HTTP/2.0\n\n", req).status, ParseStatus::done);
-  EXPECT_EQ(req.version_major, 2);
+  ASSERT_EQ(parse_request_head("PRI * HTTP/1.1\r\n\r\n", req).status, ParseStatus::done);
+  EXPECT_EQ(req.method, "PRI");
+  // A head limit below 14 bytes never sees the whole marker: too large, consistently.
+  EXPECT_EQ(parse(preface, 10).reject, Reject::head_too_large);
 }
 
 TEST(RequestHead, MalformedHeads) {
@@ -242,9 +248,10 @@ TEST(RequestHead, ResultsAreMonotonicInThePrefix) {
 TEST(Reject, Metadata) {
   const Reject all[] = {Reject::none, Reject::method_not_allowed, Reject::missing_upgrade,
                         Reject::missing_connection_upgrade, Reject::bad_version, Reject::bad_key,
-                        Reject::http2_preface, Reject::head_too_large, Reject::not_found, Reject::malformed};
+                        Reject::http2_preface, Reject::head_too_large, Reject::not_found, Reject::malformed,
+                        Reject::http_1_0, Reject::plain_http_on_tls};
   static_assert(sizeof all / sizeof all[0] == kRejectCount);
-  const int statuses[] = {0, 405, 426, 426, 426, 400, 400, 431, 404, 400};
+  const int statuses[] = {0, 405, 426, 426, 426, 400, 400, 431, 404, 400, 400, 400};
   std::set<std::string_view> names;
   for (std::size_t i = 0; i < kRejectCount; ++i) {
     EXPECT_EQ(reject_status(all[i]), statuses[i]) << i;
@@ -260,6 +267,48 @@ TEST(Reject, Metadata) {
   EXPECT_EQ(reject_name(Reject::malformed), "malformed");
   EXPECT_EQ(reject_reason(Reject::method_not_allowed), "WebSocket upgrade needs GET");
   EXPECT_EQ(reject_name(static_cast<Reject>(200)), "unknown");
+  // The new reasons keep their metric labels (dashboards) and name the fix.
+  EXPECT_EQ(reject_name(Reject::http_1_0), "http_1_0");
+  EXPECT_EQ(reject_name(Reject::plain_http_on_tls), "plain_http_on_tls");
+  EXPECT_NE(reject_reason(Reject::http_1_0).find("HTTP/1.0"), std::string_view::npos);
+  EXPECT_NE(reject_reason(Reject::http_1_0).find("proxy_http_version 1.1"), std::string_view::npos);
+  EXPECT_NE(reject_reason(Reject::plain_http_on_tls).find("plain HTTP"), std::string_view::npos);
+  EXPECT_NE(reject_reason(Reject::plain_http_on_tls).find("wss://"), std::string_view::npos);
+}
+
+TEST(RequestHead, NextHeaderWalksRepeatedLines) {
+  Request req;
+  ASSERT_EQ(parse_request_head("GET / HTTP/1.1\r\nA: 1\r\nB: x\r\na: 2\r\nC: y\r\nA: 3\r\n\r\n", req).status,
+            ParseStatus::done);
+  std::string seen;
+  for (std::size_t i = req.next_header("a"); i < req.header_count; i = req.next_header("a", i + 1))
+    seen += req.headers[i].value;
+  EXPECT_EQ(seen, "123");
+  EXPECT_EQ(req.next_header("C"), 3u);
+  EXPECT_EQ(req.next_header("C", 4), req.header_count);
+  EXPECT_EQ(req.next_header("missing"), req.header_count);
+  EXPECT_EQ(req.next_header("A", 99), req.header_count);
+}
+
+TEST(PlainHttpOnTls, RequestLineStarts) {
+  const std::string_view http[] = {"GET ", "GET / HTTP/1.1\r\n", "PUT ", "PRI * HTTP/2.0\r\n", "POST",
+                                   "HEAD", "OPTIONS * HTTP/1.1", "DELETE /x", "M-SEARCH * HTTP/1.1", "PATC",
+                                   "CONN", "A ", "AB "};
+  for (std::string_view s : http) EXPECT_TRUE(looks_like_plain_http(s)) << s;
+}
+
+TEST(PlainHttpOnTls, TlsAndJunkAndTooShort) {
+  const std::string_view not_http[] = {
+      std::string_view("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11),  // ClientHello record
+      std::string_view("\x16", 1),
+      std::string_view("\x15\x03\x03\x00\x02", 5),  // alert record
+      std::string_view("\x80\x2e\x01\x03\x01", 5),  // SSLv2-compatible hello
+      std::string_view("\0GET ", 5),
+      "get / HTTP/1.1",  // methods are case-sensitive; no client sends this
+      " GET", "G\tT ", "GE/ ", "GET/", "\r\n\r\n", "1234", "",
+      "G", "GE", "GET", "POS",  // fewer than 4 bytes and no space yet: cannot tell, documented false
+  };
+  for (std::string_view s : not_http) EXPECT_FALSE(looks_like_plain_http(s)) << ::testing::PrintToString(s);
 }
 
 }  // namespace
