@@ -42,6 +42,17 @@ class Writer {
   bool overflow_ = false;
 };
 
+// The answer to an HTTP/2 prior-knowledge client (RFC 9113): our (empty) SETTINGS, which must
+// open a server's side of the connection, then RST_STREAM on stream 1, the request every such
+// client opens with its preface, with HTTP_1_1_REQUIRED (0xd). curl (7.88 + nghttp2 1.52) then
+// reconnects over HTTP/1.1 and prints that answer. No GOAWAY: with one in the same flight curl
+// 7.88 gives up instead ("(16) Error in the HTTP2 framing layer" for last-stream 0, "(18)
+// Transferred a partial file" for 1) - measured, see tests/unit/http/response_test.cpp.
+constexpr char kHttp2Refusal[] = {
+    0, 0, 0, 0x04, 0, 0, 0, 0, 0,                 // SETTINGS, length 0, stream 0
+    0, 0, 4, 0x03, 0, 0, 0, 0, 1, 0, 0, 0, 0x0d,  // RST_STREAM, length 4, stream 1, 0xd
+};
+
 // A value is safe to place in a header when it cannot end the line or the head.
 bool header_safe(std::string_view value) noexcept { return detail::all_of(value, detail::kVchar); }
 
@@ -83,6 +94,8 @@ std::string_view status_text(int status) noexcept {
 std::size_t write_reject(Reject r, char* out, std::size_t cap) noexcept {
   const int status = reject_status(r);
   if (status == 0) return 0;
+  if (r == Reject::http2_preface)
+    return Writer(out, cap).put(std::string_view(kHttp2Refusal, sizeof kHttp2Refusal)).finish();
   const std::string_view reason = reject_reason(r);
   Writer w(out, cap);
   w.status_line(status);

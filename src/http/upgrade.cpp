@@ -92,7 +92,8 @@ struct Fields {
     }
   }
 
-  // Steps 1-3 of the order in upgrade.hpp: what makes the request unusable as HTTP/1.1.
+  // Steps 1-3 of the order in upgrade.hpp (HTTP/1.0 is sorted out before): what makes the request
+  // unusable as HTTP/1.1.
   bool well_formed(const Request& req) const noexcept {
     if (req.version_major != 1 || req.version_minor < 1) return false;
     if (host != 1 || origin > 1 || transfer_encoding != 0) return false;
@@ -197,11 +198,38 @@ bool parse_extensions(std::string_view header, ExtensionFn fn, void* ctx) noexce
   return true;
 }
 
+bool has_token(const Request& req, std::string_view name, std::string_view token) noexcept {
+  for (std::size_t i = req.next_header(name); i < req.header_count; i = req.next_header(name, i + 1))
+    if (has_token(req.headers[i].value, token)) return true;
+  return false;
+}
+
+std::string_view select_subprotocol(const Request& req, const std::string_view* supported,
+                                    std::size_t n) noexcept {
+  constexpr std::string_view kName = "Sec-WebSocket-Protocol";
+  for (std::size_t i = req.next_header(kName); i < req.header_count; i = req.next_header(kName, i + 1)) {
+    const std::string_view chosen = select_subprotocol(req.headers[i].value, supported, n);
+    if (!chosen.empty()) return chosen;
+  }
+  return {};
+}
+
+bool parse_extensions(const Request& req, ExtensionFn fn, void* ctx) noexcept {
+  constexpr std::string_view kName = "Sec-WebSocket-Extensions";
+  for (std::size_t i = req.next_header(kName); i < req.header_count; i = req.next_header(kName, i + 1))
+    if (!scan_extensions(req.headers[i].value, nullptr, nullptr)) return false;
+  if (fn == nullptr) return true;
+  for (std::size_t i = req.next_header(kName); i < req.header_count; i = req.next_header(kName, i + 1))
+    scan_extensions(req.headers[i].value, fn, ctx);
+  return true;
+}
+
 Reject validate_upgrade(const Request& req, Upgrade& out, RouteMatch match, void* match_ctx) noexcept {
   out = Upgrade{};
   Fields f;
   for (std::size_t i = 0; i < req.header_count; ++i) f.take(req.headers[i]);
   out.host = f.host_value;
+  if (req.version_major == 1 && req.version_minor == 0) return Reject::http_1_0;
   if (!f.well_formed(req) || !split_target(req.target, out)) return Reject::malformed;
   if (req.method != "GET") return Reject::method_not_allowed;
   if (match != nullptr && !match(match_ctx, out.path)) return Reject::not_found;

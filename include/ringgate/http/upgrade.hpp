@@ -3,7 +3,8 @@
 // caller buffers; the Sec-WebSocket-Accept hash lives in ws, so the caller passes the accept value.
 //
 // validate_upgrade() checks in this order and returns the first failure:
-//   1. version is not HTTP/1.x with x >= 1 (1.0, 0.9-style, 2.x)                  -> malformed
+//   1. version is HTTP/1.0 (nginx's default upstream version)                     -> http_1_0
+//      version is otherwise not HTTP/1.x with x >= 1 (0.x, 2.x...)                -> malformed
 //   2. Host missing or repeated; Origin repeated; Transfer-Encoding present or
 //      Content-Length other than 0 (this server never reads a body, so a declared
 //      one would be misread as frames: a smuggling vector)                       -> malformed
@@ -17,8 +18,11 @@
 //   9. Sec-WebSocket-Key is not exactly one field of 22 base64 chars + "=="       -> bad_key
 // The path is matched raw: no percent-decoding, no dot-segment removal (routes are an exact-match
 // allow list, so there is nothing to bypass). In absolute-form the host comes from the target, as
-// RFC 9112 3.2.2 requires. Sec-WebSocket-Protocol / -Extensions may legally repeat; only the first
-// non-empty field of each is reported (browsers send one; joining would need a copy).
+// RFC 9112 3.2.2 requires. Upgrade and Connection tokens are looked up in every field line.
+// Sec-WebSocket-Protocol / -Extensions may legally repeat and then form one list (RFC 6455 11.3.3,
+// 11.3.2): Upgrade.protocols / .extensions hold only the first non-empty line (for a quick
+// "offered anything?" test and logs); negotiate with the Request overloads of select_subprotocol
+// and parse_extensions, which walk every line without copying.
 #pragma once
 
 #include <cstddef>
@@ -48,11 +52,17 @@ Reject validate_upgrade(const Request& req, Upgrade& out, RouteMatch match, void
 // True if the comma-separated `list` has an element equal to `token`, ignoring ASCII case and the
 // SP/HTAB around elements. Empty elements are skipped (RFC 9110 5.6.1).
 bool has_token(std::string_view list, std::string_view token) noexcept;
+// The same over every field line named `name` (they form one list, RFC 9110 5.3), e.g.
+// has_token(req, "Connection", "close").
+bool has_token(const Request& req, std::string_view name, std::string_view token) noexcept;
 
 // Subprotocol negotiation: the first protocol in the client's `offered` list (client order) that
 // equals one of `supported` (exact, case-sensitive: the client compares the echo byte-for-byte).
 // Returns the matching element of `supported` (so it outlives the request bytes); "" if none.
 std::string_view select_subprotocol(std::string_view offered, const std::string_view* supported,
+                                    std::size_t n) noexcept;
+// The same over every Sec-WebSocket-Protocol line of `req`, in order: the combined list.
+std::string_view select_subprotocol(const Request& req, const std::string_view* supported,
                                     std::size_t n) noexcept;
 
 // Sec-WebSocket-Extensions (RFC 6455 9.1):
@@ -66,6 +76,10 @@ struct ExtensionOffer {
 };
 using ExtensionFn = void (*)(void* ctx, const ExtensionOffer& offer) noexcept;
 bool parse_extensions(std::string_view header, ExtensionFn fn, void* ctx) noexcept;
+// The same over every Sec-WebSocket-Extensions line of `req`, as one list: every line is validated
+// first (one malformed line: false, fn never called), then fn sees the offers in line order. True
+// (no calls) when there is no such field.
+bool parse_extensions(const Request& req, ExtensionFn fn, void* ctx) noexcept;
 
 // Response writers. Each returns the bytes written into out[0, cap), or 0 when `out` is too small
 // or an argument would break the response framing (CR, LF or another CTL in a header value, a
@@ -77,6 +91,11 @@ bool parse_extensions(std::string_view header, ExtensionFn fn, void* ctx) noexce
 //   426 (all three)  -> "Upgrade: websocket" (RFC 9110 15.5.22 MUST), and, since a sender of
 //                       Upgrade MUST list it in Connection (RFC 9110 7.8), the Connection field
 //                       reads "close, Upgrade"; bad_version adds "Sec-WebSocket-Version: 13".
+// Except http2_preface: the client speaks HTTP/2 and cannot read that, so it gets HTTP/2 frames,
+// a SETTINGS and RST_STREAM(stream 1, HTTP_1_1_REQUIRED), 22 bytes, which make curl retry over
+// HTTP/1.1. For that retry to happen the connection must stay open until the client closes it
+// (or a deadline): with our FIN in the same flight, curl 7.88 reports "Empty reply from server"
+// about half the time. reject_reason(http2_preface) is still the text for logs.
 std::size_t write_reject(Reject r, char* out, std::size_t cap) noexcept;
 
 // "HTTP/1.1 101 Switching Protocols", Upgrade: websocket, Connection: Upgrade,

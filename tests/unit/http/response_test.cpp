@@ -64,11 +64,13 @@ TEST(WriteReject, EveryReason) {
       {Reject::missing_connection_upgrade, "HTTP/1.1 426 Upgrade Required", "Upgrade", "websocket"},
       {Reject::bad_version, "HTTP/1.1 426 Upgrade Required", "Sec-WebSocket-Version", "13"},
       {Reject::bad_key, "HTTP/1.1 400 Bad Request", {}, {}},
-      {Reject::http2_preface, "HTTP/1.1 400 Bad Request", {}, {}},
       {Reject::head_too_large, "HTTP/1.1 431 Request Header Fields Too Large", {}, {}},
       {Reject::not_found, "HTTP/1.1 404 Not Found", {}, {}},
       {Reject::malformed, "HTTP/1.1 400 Bad Request", {}, {}},
+      {Reject::http_1_0, "HTTP/1.1 400 Bad Request", {}, {}},
+      {Reject::plain_http_on_tls, "HTTP/1.1 400 Bad Request", {}, {}},
   };
+  static_assert(sizeof cases / sizeof cases[0] == kRejectCount - 2);  // all but none and http2_preface
   for (const Case& c : cases) {
     const std::string resp = reject_bytes(c.r);
     SCOPED_TRACE(std::string(reject_name(c.r)));
@@ -86,6 +88,38 @@ TEST(WriteReject, EveryReason) {
     EXPECT_EQ(field(resp, "Upgrade").empty(), !is426);
     EXPECT_EQ(field(resp, "Sec-WebSocket-Version").empty(), c.r != Reject::bad_version);
   }
+}
+
+// An HTTP/2 client cannot read an HTTP/1.1 answer (curl: "Empty reply from server"): it gets an
+// empty SETTINGS and RST_STREAM(1, HTTP_1_1_REQUIRED). Measured with Debian 12's curl 7.88.1
+// (nghttp2 1.52) against a socket server that sends these bytes and closes after the client:
+//   curl -sv --http2-prior-knowledge http://127.0.0.1:PORT/ws
+//   * HTTP/2 stream 1 was not closed cleanly: HTTP_1_1_REQUIRED (err 13)
+//   * Downgrades to HTTP/1.1
+//   > GET /ws HTTP/1.1          (new connection, then prints our HTTP/1.1 426 and its body)
+// Adding a GOAWAY (last-stream 0 or 1, with or without HTTP_1_1_REQUIRED) made curl fail instead.
+TEST(WriteReject, Http2PrefaceGetsHttp2Frames) {
+  const std::string expected(
+      "\x00\x00\x00" "\x04" "\x00" "\x00\x00\x00\x00"                       // SETTINGS, empty, stream 0
+      "\x00\x00\x04" "\x03" "\x00" "\x00\x00\x00\x01" "\x00\x00\x00\x0d",  // RST_STREAM(1, 0xd)
+      22);
+  EXPECT_EQ(reject_bytes(Reject::http2_preface), expected);
+  for (std::size_t cap = 0; cap < expected.size(); ++cap) {
+    std::string buf(expected.size() + 4, '#');
+    EXPECT_EQ(write_reject(Reject::http2_preface, buf.data(), cap), 0u) << cap;
+    EXPECT_EQ(buf.substr(cap), std::string(buf.size() - cap, '#')) << cap;
+  }
+  // The log still gets words.
+  EXPECT_NE(reject_reason(Reject::http2_preface).find("HTTP/1.1"), std::string_view::npos);
+}
+
+TEST(WriteReject, PlainHttpOnTlsAndHttp10) {
+  const std::string tls = reject_bytes(Reject::plain_http_on_tls);
+  EXPECT_TRUE(tls.starts_with("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n")) << tls;
+  EXPECT_NE(body(tls).find("https:// or wss://"), std::string::npos) << tls;
+  const std::string v10 = reject_bytes(Reject::http_1_0);
+  EXPECT_TRUE(v10.starts_with("HTTP/1.1 400 Bad Request\r\n")) << v10;
+  EXPECT_NE(body(v10).find("proxy_http_version 1.1;"), std::string::npos) << v10;
 }
 
 TEST(WriteReject, NoneWritesNothing) {

@@ -182,8 +182,32 @@ TEST(Upgrade, Http2PrefaceAndHeadTooLarge) {
   EXPECT_EQ(parse_and_validate(huge, 16384).reject, Reject::none);
 }
 
+// What nginx sends upstream for a location with only proxy_pass (proxy_http_version defaults to
+// 1.0, and the hop-by-hop Upgrade/Connection are dropped): the refusal must name HTTP/1.0.
+constexpr std::string_view kNginxDefaultProxyRequest =
+    "GET /chat HTTP/1.0\r\n"
+    "Host: backend\r\n"
+    "Connection: close\r\n"
+    "Sec-WebSocket-Version: 13\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+    "User-Agent: Mozilla/5.0\r\n"
+    "\r\n";
+
+TEST(Upgrade, Http10IsNamed) {
+  EXPECT_EQ(reject_of(kNginxDefaultProxyRequest), Reject::http_1_0);
+  EXPECT_EQ(reject_of(minimal_upgrade({}, "GET /chat HTTP/1.0")), Reject::http_1_0);
+  // First in the order: the version explains every later failure (no Host, wrong method, path).
+  EXPECT_EQ(reject_of("POST /nope HTTP/1.0\r\n\r\n"), Reject::http_1_0);
+  EXPECT_EQ(reject_of("GET /chat HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), Reject::http_1_0);
+  // Other versions stay malformed.
+  EXPECT_EQ(reject_of(minimal_upgrade({}, "GET /chat HTTP/0.9")), Reject::malformed);
+  EXPECT_EQ(reject_of(minimal_upgrade({}, "GET /chat HTTP/2.0")), Reject::malformed);
+  EXPECT_EQ(reject_of(minimal_upgrade({}, "GET /chat HTTP/0.0")), Reject::malformed);
+  EXPECT_EQ(reject_of(minimal_upgrade({}, "GET /chat HTTP/1.1")), Reject::none);
+}
+
 TEST(Upgrade, Malformed) {
-  EXPECT_EQ(reject_of(minimal_upgrade({}, "GET /chat HTTP/1.0")), Reject::malformed);
   EXPECT_EQ(reject_of(minimal_upgrade({}, "GET /chat HTTP/2.0")), Reject::malformed);
   EXPECT_EQ(reject_of(minimal_upgrade({}, "GET /chat HTTP/0.9")), Reject::malformed);
   EXPECT_EQ(reject_of("GET /chat HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -201,7 +225,7 @@ TEST(Upgrade, Malformed) {
   EXPECT_EQ(reject_of(minimal_upgrade({}, "GET ws:///chat HTTP/1.1")), Reject::malformed);
   EXPECT_EQ(reject_of(minimal_upgrade({}, "GET ws://user@example.com/chat HTTP/1.1")), Reject::malformed);
   // Malformed wins over every later check (here: wrong method, unknown path, no Upgrade).
-  EXPECT_EQ(reject_of("POST /nope HTTP/1.0\r\nHost: a\r\n\r\n"), Reject::malformed);
+  EXPECT_EQ(reject_of("POST /nope HTTP/1.1\r\n\r\n"), Reject::malformed);
 }
 
 TEST(Upgrade, CheckOrder) {
@@ -246,6 +270,65 @@ TEST(Upgrade, RepeatedListFieldsReportFirstNonEmpty) {
   EXPECT_EQ(o.upgrade.extensions, "permessage-deflate");
   EXPECT_EQ(o.upgrade.origin, "https://app.example");
   EXPECT_EQ(o.upgrade.host, "example.com");
+}
+
+TEST(Upgrade, RepeatedFieldsThatMustNotRepeat) {
+  // Content-Length repeated (equal or not) and Transfer-Encoding in any form: a body we would
+  // misread as frames (smuggling), refused.
+  EXPECT_EQ(reject_of(minimal_upgrade("Content-Length: 0\r\nContent-Length: 5\r\n")), Reject::malformed);
+  EXPECT_EQ(reject_of(minimal_upgrade("Content-Length: 5\r\nContent-Length: 0\r\n")), Reject::malformed);
+  EXPECT_EQ(reject_of(minimal_upgrade("Content-Length: 0, 0\r\n")), Reject::malformed);
+  EXPECT_EQ(reject_of(minimal_upgrade("Transfer-Encoding: identity\r\n")), Reject::malformed);
+  EXPECT_EQ(reject_of(minimal_upgrade("Transfer-Encoding:\r\n")), Reject::malformed);
+  EXPECT_EQ(reject_of(minimal_upgrade("transfer-encoding: chunked\r\nContent-Length: 0\r\n")), Reject::malformed);
+  EXPECT_EQ(reject_of(minimal_upgrade("Host: example.com\r\n")), Reject::malformed);  // same Host twice
+}
+
+TEST(Upgrade, UpgradeAndConnectionTokensInAnyLine) {
+  // The token in the last of several lines, and split across lines with empty ones in between.
+  EXPECT_EQ(reject_of("GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade:\r\nUpgrade: h2c, foo\r\nUpgrade: websocket\r\n"
+                      "Connection: keep-alive\r\nConnection:\r\nConnection: TE, Upgrade\r\n"
+                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"),
+            Reject::none);
+  EXPECT_EQ(reject_of("GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nUpgrade: websockets\r\n"
+                      "Connection: upgrade\r\n\r\n"),
+            Reject::missing_upgrade);
+  EXPECT_EQ(reject_of("GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: close\r\n"
+                      "Connection: keep-alive\r\n\r\n"),
+            Reject::missing_connection_upgrade);
+}
+
+TEST(Upgrade, RepeatedProtocolLinesFormOneList) {
+  const std::string s = minimal_upgrade(
+      "Sec-WebSocket-Protocol:\r\nSec-WebSocket-Protocol: mqtt, x\r\nX-Other: chat\r\n"
+      "sec-websocket-protocol: chat, superchat\r\n");
+  Request req;
+  ASSERT_EQ(parse_request_head(s, req).status, ParseStatus::done);
+  static constexpr std::string_view kChat[] = {"superchat", "chat"};
+  // Only the third line offers what we support; the first-line view alone would miss it.
+  EXPECT_EQ(select_subprotocol(req, kChat, 2), "chat");  // client order: chat before superchat
+  EXPECT_EQ(select_subprotocol(req.header("Sec-WebSocket-Protocol"), kChat, 2), "");
+  static constexpr std::string_view kBoth[] = {"chat", "mqtt"};
+  EXPECT_EQ(select_subprotocol(req, kBoth, 2), "mqtt");  // earlier line first
+  static constexpr std::string_view kNone[] = {"stomp"};
+  EXPECT_EQ(select_subprotocol(req, kNone, 1), "");
+  EXPECT_EQ(select_subprotocol(req, nullptr, 0), "");
+  Request bare;
+  ASSERT_EQ(parse_request_head(minimal_upgrade(), bare).status, ParseStatus::done);
+  EXPECT_EQ(select_subprotocol(bare, kChat, 2), "");
+}
+
+TEST(Tokens, HasTokenAcrossLines) {
+  Request req;
+  ASSERT_EQ(parse_request_head("GET / HTTP/1.1\r\nConnection: keep-alive\r\nX: close\r\nconnection: TE,close\r\n\r\n",
+                               req)
+                .status,
+            ParseStatus::done);
+  EXPECT_TRUE(has_token(req, "Connection", "close"));
+  EXPECT_TRUE(has_token(req, "connection", "KEEP-ALIVE"));
+  EXPECT_FALSE(has_token(req, "Connection", "upgrade"));
+  EXPECT_FALSE(has_token(req, "Missing", "close"));
+  EXPECT_EQ(req.header("connection"), "keep-alive");  // why header() is not enough for lists
 }
 
 TEST(Upgrade, QuerySplit) {
@@ -352,6 +435,34 @@ TEST(Extensions, RejectsMalformedWithoutCallingBack) {
     EXPECT_FALSE(parse_extensions(h, &Offers::add, &o)) << h;
     EXPECT_TRUE(o.list.empty()) << h;
   }
+}
+
+TEST(Extensions, EveryLineOfARepeatedField) {
+  Request req;
+  const std::string s = minimal_upgrade(
+      "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\nX: y\r\n"
+      "Sec-WebSocket-Extensions:\r\nsec-websocket-extensions: x-webkit-deflate-frame, foo; a=1\r\n");
+  ASSERT_EQ(parse_request_head(s, req).status, ParseStatus::done);
+  Offers o;
+  ASSERT_TRUE(parse_extensions(req, &Offers::add, &o));
+  EXPECT_EQ(o.list, (Pairs{{"permessage-deflate", "client_max_window_bits"},
+                           {"x-webkit-deflate-frame", ""},
+                           {"foo", "a=1"}}));
+  EXPECT_TRUE(parse_extensions(req, nullptr, nullptr));
+
+  // One bad line anywhere: false, and no offer from the good lines either.
+  Request bad;
+  const std::string b = minimal_upgrade(
+      "Sec-WebSocket-Extensions: permessage-deflate\r\nSec-WebSocket-Extensions: foo;\r\n");
+  ASSERT_EQ(parse_request_head(b, bad).status, ParseStatus::done);
+  o.list.clear();
+  EXPECT_FALSE(parse_extensions(bad, &Offers::add, &o));
+  EXPECT_TRUE(o.list.empty());
+
+  Request none;
+  ASSERT_EQ(parse_request_head(minimal_upgrade(), none).status, ParseStatus::done);
+  EXPECT_TRUE(parse_extensions(none, &Offers::add, &o));
+  EXPECT_TRUE(o.list.empty());
 }
 
 }  // namespace
