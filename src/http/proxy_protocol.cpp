@@ -401,4 +401,22 @@ bool CidrSet::contains(const sockaddr* addr) const noexcept {
   return false;
 }
 
+bool parse_ip_address(std::string_view text, sockaddr_storage& out) noexcept {
+  std::uint8_t bytes[16];
+  out = sockaddr_storage{};
+  if (text.find(':') == std::string_view::npos) {
+    if (!parse_address(AF_INET, text, bytes)) return false;
+    store_v4(out, bytes, 0);
+  } else {
+    if (!parse_address(AF_INET6, text, bytes)) return false;
+    store_v6(out, bytes, 0);
+  }
+  return true;
+}
+
+bool CidrSet::contains(std::string_view addr) const noexcept {
+  sockaddr_storage ss;
+  return parse_ip_address(addr, ss) && contains(reinterpret_cast<const sockaddr*>(&ss));
+}
+
 }  // namespace ringgate::http

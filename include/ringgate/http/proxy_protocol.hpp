@@ -47,12 +47,19 @@ struct ProxyResult {
 // Parses the start of a connection's byte stream. `data` holds everything received so far.
 ProxyResult parse_proxy_header(std::string_view data, ProxyHeader& out) noexcept;
 
+// An IPv4 ("192.0.2.1") or IPv6 ("2001:db8::1", "::ffff:192.0.2.1") literal, nothing else (no
+// port, brackets, zone or surrounding space), into an AF_INET / AF_INET6 address with port 0.
+// False (out unspecified) otherwise.
+bool parse_ip_address(std::string_view text, sockaddr_storage& out) noexcept;
+
 // A CIDR list for --trusted-proxies ("10.0.0.0/8,192.168.1.7,::1/128").
 class CidrSet {
  public:
   // False (set unchanged) on a malformed entry; `bad` is the entry.
   bool parse(std::string_view list, std::string_view& bad) noexcept;
   bool contains(const sockaddr* addr) const noexcept;
+  // The same for an address literal (parse_ip_address); false when `addr` is not one.
+  bool contains(std::string_view addr) const noexcept;
   bool empty() const noexcept { return count_ == 0; }
 
   static constexpr std::size_t kMax = 64;
