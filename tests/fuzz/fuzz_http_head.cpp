@@ -5,13 +5,18 @@
 //   - need_more only while the bytes fit the head limit; done/error are final: every longer prefix
 //     gives the same status, head_bytes and reject (the parser is stateless and monotonic);
 //   - done: 0 < head_bytes <= min(size, limit), all views inside the head, values OWS-trimmed;
-//   - validate_upgrade / writers / list helpers never overrun and keep their output contracts.
+//   - validate_upgrade / writers / list helpers never overrun and keep their output contracts;
+//   - forwarded_client returns "" or an address literal inside the head; looks_like_plain_http
+//     decides on the first 4 bytes (a longer prefix never changes a 4-byte answer).
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string_view>
 
+#include <string>
+
+#include "ringgate/http/forwarded.hpp"
 #include "ringgate/http/request.hpp"
 #include "ringgate/http/upgrade.hpp"
 
@@ -46,6 +51,11 @@ void on_extension(void* ctx, const ExtensionOffer& offer) noexcept {
 void check_reject_response(Reject r, std::size_t small_cap) {
   char out[1024];
   const std::size_t n = write_reject(r, out, sizeof out);
+  if (r == Reject::http2_preface) {  // HTTP/2 frames: SETTINGS + RST_STREAM
+    FUZZ_CHECK(n == 22 && std::string_view(out, 4) == std::string_view("\0\0\0\x04", 4));
+    FUZZ_CHECK(write_reject(r, out, small_cap) == 0 || small_cap >= 22);
+    return;
+  }
   FUZZ_CHECK(n > 0 && n <= sizeof out);
   FUZZ_CHECK(std::string_view(out, n).starts_with("HTTP/1.1 "));
   const std::string_view reason = reject_reason(r);
@@ -69,6 +79,29 @@ void exercise_lists(const Request& req) {
   }
 }
 
+// The helpers that walk every line of a repeated field. `head` is the parsed head's bytes.
+void exercise_repeated(const Request& req, std::string_view head) {
+  static constexpr std::string_view kSupported[] = {"chat", "superchat", "mqtt"};
+  const std::string_view p = select_subprotocol(req, kSupported, 3);
+  FUZZ_CHECK(p.empty() || p == "chat" || p == "superchat" || p == "mqtt");
+  ExtCtx ctx{head};
+  const bool ok = parse_extensions(req, on_extension, &ctx);
+  FUZZ_CHECK(ok || ctx.calls == 0);
+  (void)has_token(req, "Connection", "close");
+  static const CidrSet trusted = [] {
+    CidrSet set;
+    std::string_view bad;
+    (void)set.parse("10.0.0.0/8,::1,2001:db8::/32", bad);
+    return set;
+  }();
+  const std::string_view client = forwarded_client(req, trusted);
+  sockaddr_storage ss;
+  FUZZ_CHECK(client.empty() || (inside(client, head.data(), head.size()) && parse_ip_address(client, ss)));
+  std::string joined;
+  const std::size_t lines = append_field_lines(req, "X-Forwarded-For", joined);
+  FUZZ_CHECK(lines == req.header_count_of("X-Forwarded-For") && joined.size() <= head.size() + 2 * lines);
+}
+
 void check_done(const Request& req, const char* buf, const ParseResult& r, std::size_t small_cap) {
   const std::size_t head = r.head_bytes;
   FUZZ_CHECK(req.header_count <= kMaxHeaders);
@@ -82,11 +115,14 @@ void check_done(const Request& req, const char* buf, const ParseResult& r, std::
     FUZZ_CHECK(h.value.find('\r') == std::string_view::npos && h.value.find('\n') == std::string_view::npos);
   }
   exercise_lists(req);
+  exercise_repeated(req, std::string_view(buf, head));
 
   Upgrade up;
   int route_calls = 0;
   const Reject v = validate_upgrade(req, up, route, &route_calls);
-  FUZZ_CHECK(std::size_t(v) < kRejectCount && v != Reject::http2_preface && v != Reject::head_too_large);
+  FUZZ_CHECK(std::size_t(v) < kRejectCount && v != Reject::http2_preface && v != Reject::head_too_large &&
+             v != Reject::plain_http_on_tls);
+  FUZZ_CHECK((v == Reject::http_1_0) == (req.version_major == 1 && req.version_minor == 0));
   FUZZ_CHECK(route_calls <= 1);
   if (v != Reject::none) {
     check_reject_response(v, small_cap);
@@ -124,6 +160,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::memcpy(buf.get(), data, fed);
     static Request req;  // 2 KiB; static keeps the fuzzer's stack frames small
     const ParseResult r = parse_request_head(std::string_view(buf.get(), fed), req, limit);
+    const bool plain = looks_like_plain_http(std::string_view(buf.get(), fed));
+    if (fed >= 4) FUZZ_CHECK(plain == looks_like_plain_http(std::string_view(buf.get(), 4)));
+    FUZZ_CHECK(!plain || (buf[0] >= 'A' && buf[0] <= 'Z'));
+    if (r.reject == Reject::http2_preface) FUZZ_CHECK(plain);
 
     switch (r.status) {
       case ParseStatus::need_more:
