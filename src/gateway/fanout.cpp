@@ -12,6 +12,7 @@
 
 #include "external_broker.hpp"
 #include "pubsub_state.hpp"
+#include "ringgate/core/check.hpp"
 #include "ringgate/core/clock.hpp"
 #include "ringgate/gateway/worker.hpp"
 #include "user_data.hpp"
@@ -51,7 +52,7 @@ bool Worker::setup_pubsub() noexcept {
 void Worker::free_pubsub() noexcept {
   if (!ps_) return;
   for (auto& [name, t] : ps_->owned) {
-    for (pubsub::SharedFrame* f : t->history) f->release();
+    forget_history(*t);
     for (SubRequest* r : t->pending) delete r;
   }
   ps_->owned.clear();
@@ -219,8 +220,7 @@ void Worker::BrokerEvents::on_subscribed(std::string_view topic, bool restored) 
   // Messages were lost while the subscription was gone: the history no longer covers them, and
   // one sequence number stands for them, so a recovery from anywhere before the outage (even
   // from the last number seen) gets a gap; every subscriber hears of the gap now.
-  for (pubsub::SharedFrame* f : t->history) f->release();
-  t->history.clear();
+  w.forget_history(*t);
   ++t->seq;
   for (std::uint64_t m = t->interest; m != 0; m &= m - 1) {
     const unsigned to = unsigned(std::countr_zero(m));
@@ -256,13 +256,7 @@ void Worker::owner_message(std::string_view topic, std::string_view data, std::u
     t->gap |= t->interest;  // nobody gets this one: say so with the next
     return;
   }
-  if (cfg_.history > 0) {
-    t->history.push_back(f);
-    while (t->history.size() > cfg_.history) {
-      t->history.front()->release();
-      t->history.pop_front();
-    }
-  }
+  if (cfg_.history > 0) keep_history(*t, f);
   for (std::uint64_t m = t->interest; m != 0; m &= m - 1) {
     const unsigned to = unsigned(std::countr_zero(m));
     const std::uint64_t bit = std::uint64_t(1) << to;
@@ -343,6 +337,38 @@ void Worker::pump_mail(bool receive) noexcept {
   }
 }
 
+// The newest message goes into the topic's history; the topic's oldest goes past --history
+// messages, and the oldest of any topic while all of them take more than this worker's share of
+// --history-max-bytes.
+void Worker::keep_history(OwnedTopic& t, pubsub::SharedFrame* f) noexcept {
+  t.history.push_back(f);
+  ps_->history.push(f);
+  if (t.history.size() > cfg_.history) drop_oldest(t);
+  const std::uint64_t cap = cfg_.history_max_bytes / hub_->workers();
+  while (ps_->history.bytes() > cap) {
+    pubsub::SharedFrame* oldest = ps_->history.oldest();
+    auto it = ps_->owned_ids.find(oldest->topic_id);
+    // The oldest kept message is always the front of its topic's history (both lists are in
+    // publish order and every removal takes a frame out of both).
+    if (RG_BUG_IF(it == ps_->owned_ids.end() || it->second->history.front() != oldest)) break;
+    drop_oldest(*it->second);
+    metrics_.pubsub_history_evictions.add();
+  }
+  metrics_.pubsub_history_bytes.set(std::int64_t(ps_->history.bytes()));
+}
+
+void Worker::drop_oldest(OwnedTopic& t) noexcept {
+  pubsub::SharedFrame* f = t.history.front();
+  t.history.pop_front();
+  ps_->history.remove(f);
+  f->release();
+}
+
+void Worker::forget_history(OwnedTopic& t) noexcept {
+  while (!t.history.empty()) drop_oldest(t);
+  metrics_.pubsub_history_bytes.set(std::int64_t(ps_->history.bytes()));
+}
+
 void Worker::sweep_topics() noexcept {
   if (now_ms_ < ps_->next_sweep_ms) return;
   ps_->next_sweep_ms = now_ms_ + 1000;
@@ -350,7 +376,7 @@ void Worker::sweep_topics() noexcept {
     OwnedTopic& t = *it->second;
     if (t.total == 0 && now_ms_ - t.unused_since_ms >= cfg_.broker.linger_ms) release_broker_topic(t);
     if (t.total == 0 && !t.subscribed && now_ms_ - t.idle_since_ms >= cfg_.history_ttl_ms) {
-      for (pubsub::SharedFrame* f : t.history) f->release();
+      forget_history(t);
       ps_->owned_ids.erase(t.id);
       it = ps_->owned.erase(it);
     } else {

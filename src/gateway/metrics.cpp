@@ -1,5 +1,9 @@
 #include "ringgate/gateway/metrics.hpp"
 
+#include <dirent.h>
+#include <unistd.h>
+
+#include <cinttypes>
 #include <cstdio>
 #include <string>
 #include <utility>
@@ -105,6 +109,12 @@ void render_pubsub(std::span<const WorkerMetrics* const> ws, PromWriter& out, st
           "Subscribers closed with 4100 because their queue was over --max-outbound-bytes (policy disconnect).",
           &WorkerMetrics::pubsub_slow_closes);
   counter(out, ws, "ringgate_pubsub_gaps_total", "Gap notices sent to subscribers.", &WorkerMetrics::pubsub_gaps);
+  gauge_sum(out, ws, "ringgate_pubsub_history_bytes",
+            "Memory of the messages kept for recovery, all topics (capped by --history-max-bytes).",
+            &WorkerMetrics::pubsub_history_bytes);
+  counter(out, ws, "ringgate_pubsub_history_evictions_total",
+          "Kept messages forgotten before --history or --history-ttl because of --history-max-bytes.",
+          &WorkerMetrics::pubsub_history_evictions);
   out.family("ringgate_pubsub_ring_depth", "gauge", "Entries waiting in the cross-worker mailboxes.");
   out.sample("ringgate_pubsub_ring_depth", "", ring_depth);
   counter(out, ws, "ringgate_pubsub_ring_overflows_total",
@@ -126,6 +136,24 @@ void render_pubsub(std::span<const WorkerMetrics* const> ws, PromWriter& out, st
     out.sample("ringgate_api_requests_total", label, sum(ws, [i](const WorkerMetrics& m) { return m.api_requests[i].get(); }));
   }
 }
+// The standard process metrics a leak check compares before and after: descriptors and RSS.
+void render_process(PromWriter& out) {
+  std::uint64_t fds = 0;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    while (const dirent* e = ::readdir(d)) fds += e->d_name[0] != '.';
+    ::closedir(d);
+    fds -= 1;  // the directory stream's own descriptor
+  }
+  out.family("process_open_fds", "gauge", "Open file descriptors (ordinary ones; direct descriptors are connections).");
+  out.sample("process_open_fds", "", fds);
+  std::uint64_t pages_total = 0, pages_resident = 0;
+  if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%" SCNu64 " %" SCNu64, &pages_total, &pages_resident) != 2) pages_resident = 0;
+    std::fclose(f);
+  }
+  out.family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+  out.sample("process_resident_memory_bytes", "", pages_resident * std::uint64_t(::sysconf(_SC_PAGESIZE)));
+}
 }  // namespace
 
 void render_metrics(std::span<const WorkerMetrics* const> ws, PromWriter& out, std::uint64_t ring_depth) {
@@ -133,6 +161,9 @@ void render_metrics(std::span<const WorkerMetrics* const> ws, PromWriter& out, s
   for (const WorkerMetrics* w : ws) active += w->connections_active.get();
   out.family("ringgate_connections_active", "gauge", "Connections open now (any phase).");
   out.sample("ringgate_connections_active", "", std::uint64_t(active < 0 ? 0 : active));
+  gauge_sum(out, ws, "ringgate_outbound_chunks", "Send-queue chunks and shared-frame references held.",
+            &WorkerMetrics::outbound_chunks);
+  render_process(out);
   counter(out, ws, "ringgate_connections_accepted_total", "TCP connections accepted.",
           &WorkerMetrics::connections_accepted);
   counter(out, ws, "ringgate_accept_errors_total", "Accepts that failed or were dropped (table full).",

@@ -386,9 +386,30 @@ void Worker::enqueue_frame(std::uint32_t index, Connection& conn, LocalFrame* lf
 }
 
 void Worker::slow_close(std::uint32_t index, Connection& conn) noexcept {
+  if (conn.flags3 & kSlowClose) return;  // already on its way out
   metrics_.pubsub_slow_closes.add();
-  // What the peer has not taken is dropped (memory stays bounded); the close frame follows
-  // whatever a send already holds. A peer that reads nothing more is cut at the close timeout.
+  // What the peer has not taken is dropped (memory stays bounded), and the close jumps what is
+  // left: it ends the stream anyway. A send the kernel is stuck on (the peer's window is shut) is
+  // taken back, since on a stream socket a send that has not completed has sent nothing; the close
+  // then follows at most the rest of a half-sent frame. (User-space TLS records cannot be taken
+  // back: there the close waits behind the ciphertext, at most kCipherHighWater.)
+  conn.out.drop_unsent(chunks_);
+  if ((conn.flags & kSendInFlight) && &wire_queue(conn) == &conn.out) {
+    conn.flags3 |= kSlowClose;
+    conn.close_code = kCloseSlowConsumer;
+    conn.phase = Phase::close_sent;
+    wheel_.arm(conn.timer, now_ms_ + cfg_.close_timeout_ms);
+    (void)ring_.cancel(ud(kSend, index), ud(kCancel, index));
+    return;
+  }
+  send_close(index, conn, kCloseSlowConsumer, "slow consumer", Phase::close_sent);
+}
+
+// The stuck send came back (taken back, or completed): drop what it held beyond a half-sent frame
+// and queue the 4100.
+void Worker::finish_slow_close(std::uint32_t index, Connection& conn) noexcept {
+  conn.flags3 &= std::uint8_t(~kSlowClose);
+  if (conn.phase != Phase::close_sent) return;  // the peer closed meanwhile
   conn.out.drop_unsent(chunks_);
   send_close(index, conn, kCloseSlowConsumer, "slow consumer", Phase::close_sent);
 }

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "gateway/history.hpp"
 #include "ringgate/core/string_map.hpp"
 #include "ringgate/pubsub/broker.hpp"
 #include "ringgate/pubsub/codec.hpp"
@@ -110,6 +111,7 @@ struct PubsubState {
   // Topics this worker owns.
   StringMap<std::unique_ptr<OwnedTopic>> owned;
   std::unordered_map<std::uint64_t, OwnedTopic*> owned_ids;
+  HistoryLedger history;  // every owned topic's kept messages, oldest first (--history-max-bytes)
   std::uint64_t next_topic_id = 1;
   PubRequest* publishing = nullptr;  // the request the broker is publishing (loopback)
   // While a frame is handed to a topic's subscribers, a teardown (out of memory) must not change

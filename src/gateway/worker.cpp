@@ -129,6 +129,7 @@ void Worker::loop() noexcept {
     pump_mail(true);  // entries from other workers (woken by MSG_RING or not), our backlog, wake-ups
     wheel_.advance(now_ms_, [this](timer::Entry& e) { on_timer(e); });
     sweep_topics();
+    metrics_.outbound_chunks.set(std::int64_t(chunks_.outstanding()));
 
     if (stop_requested_.load(std::memory_order_acquire) && !draining_) begin_drain();
     if (accept_retry_ && !draining_) {
@@ -450,21 +451,24 @@ void Worker::on_send(std::uint32_t index, Connection& conn, const net::Completio
     free_send_op_ = conn.send_op;
     conn.send_iov = 0;
   }
-  if (c.res < 0) {
+  const bool taken_back = c.res == -ECANCELED && (conn.flags3 & kSlowClose);
+  if (c.res < 0 && !taken_back) {
     on_peer_gone(index, conn);
     maybe_release(index, conn);
     return;
   }
-  metrics_.bytes_sent.add(std::uint64_t(c.res));
+  const std::size_t sent = taken_back ? 0 : std::size_t(c.res);
+  metrics_.bytes_sent.add(sent);
   if (conn.flags2 & kNotifyInFlight) {
     conn.flags2 &= std::uint8_t(~kNotifyInFlight);  // the kTLS close_notify: nothing queued to drop
   } else {
-    wire_queue(conn).consume(chunks_, std::size_t(c.res));
+    wire_queue(conn).consume(chunks_, sent);
   }
   if (conn.phase == Phase::teardown) {
     maybe_release(index, conn);
     return;
   }
+  if (conn.flags3 & kSlowClose) finish_slow_close(index, conn);
   mark_dirty(index, conn);  // more to send, or a phase step (finish, linger) to take
   if ((conn.flags3 & kGapPending) && queued_bytes(conn) <= cfg_.max_outbound_bytes / 2) flush_gaps(index, conn);
   if ((conn.flags & kPaused) && queued_bytes(conn) <= cfg_.max_outbound_bytes / 2 &&

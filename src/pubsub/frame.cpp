@@ -28,6 +28,7 @@ SharedFrame* SharedFrame::make(std::string_view topic, std::uint64_t topic_id, s
   f->topic_id = topic_id;
   f->seq = seq;
   f->published_ns = published_ns;
+  f->history_prev = f->history_next = nullptr;
   f->topic_len = std::uint16_t(topic.size());
   const std::size_t h = ws::write_header(f->bytes, ws::Opcode::text, true, json);
   const std::size_t n = encode_msg(reinterpret_cast<char*>(f->bytes + h), json, topic, seq, data);

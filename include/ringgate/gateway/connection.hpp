@@ -67,6 +67,7 @@ enum ConnFlag3More : std::uint8_t {
   kGapPending = 1u << 2,  // pub/sub drop policy: gap notices wait for the queue to drain
   kApiBusy = 1u << 3,     // HTTP API: a publish is in flight; later request bytes wait
   kOversize = 1u << 4,    // /ws: the message being received is over the limit (discarded)
+  kSlowClose = 1u << 5,   // a slow consumer's 4100 waits for its stuck send to be taken back
 };
 
 // What an upgraded connection speaks (Connection::route).

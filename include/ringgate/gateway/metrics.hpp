@@ -53,6 +53,7 @@ void observe_us(const std::array<std::uint32_t, N>& bounds_us, std::array<Counte
 
 struct WorkerMetrics {
   Gauge connections_active;
+  Gauge outbound_chunks;       // send-queue chunks and frame references held (set each loop turn)
   Counter connections_accepted;
   Counter accept_errors;
   Counter handshakes_completed;
@@ -96,6 +97,8 @@ struct WorkerMetrics {
   std::array<Counter, 3> pubsub_dropped;  // slow_consumer, conflated, ring_full
   Counter pubsub_slow_closes;
   Counter pubsub_gaps;         // gap notices sent
+  Gauge pubsub_history_bytes;  // memory of the messages this worker keeps for recovery
+  Counter pubsub_history_evictions;  // kept messages forgotten early under --history-max-bytes
   Counter pubsub_ring_overflows;  // mailbox full: a message dropped or a control entry delayed
   std::array<Counter, pubsub::kErrorCodes> pubsub_errors;
   // From a publish accepted by this node to the message queued on a subscriber's connection.

@@ -179,6 +179,7 @@ class Worker {
   void deliver_local(pubsub::SharedFrame* f, bool gap) noexcept;
   void enqueue_frame(std::uint32_t index, Connection& conn, LocalFrame* lf, pubsub::SlowPolicy policy) noexcept;
   void slow_close(std::uint32_t index, Connection& conn) noexcept;
+  void finish_slow_close(std::uint32_t index, Connection& conn) noexcept;
   void flush_gaps(std::uint32_t index, Connection& conn) noexcept;
   void announce_gap(std::uint64_t topic_id) noexcept;  // a gap notice to every local subscriber
   void detach_subscriptions(std::uint32_t index) noexcept;
@@ -207,6 +208,9 @@ class Worker {
   void on_mail(const pubsub::MailEntry& e) noexcept;
   // Drains the incoming mailboxes (when `receive`), retries the backlog, wakes the workers written to.
   void pump_mail(bool receive) noexcept;
+  void keep_history(OwnedTopic& t, pubsub::SharedFrame* f) noexcept;
+  void drop_oldest(OwnedTopic& t) noexcept;
+  void forget_history(OwnedTopic& t) noexcept;
   void sweep_topics() noexcept;
   void free_pubsub() noexcept;
 

@@ -21,6 +21,10 @@ struct SharedFrame {
   std::uint64_t topic_id;       // the owner's id of the topic (conflation compares it)
   std::uint64_t seq;
   std::uint64_t published_ns;   // monotonic clock when the owner accepted the message
+  // The owner worker's history of all its topics, oldest first (owner thread only; see
+  // gateway/history.hpp): what lets a memory cap forget the oldest message of any topic in O(1).
+  SharedFrame* history_prev;
+  SharedFrame* history_next;
   std::uint16_t topic_len;      // the topic name follows the frame bytes
   std::uint8_t bytes[];
 
