@@ -2,7 +2,9 @@
 # Installs what the integration tests (tests/integration) need, and only what is missing:
 #   - Debian packages: python3-websockets (for /usr/bin/python3, not a pyenv python), chromium,
 #     redis-server, redis-tools (redis-cli) and nats-server for the broker tests (the tests start
-#     their own servers on loopback ports the kernel picks; a packaged service on 6379 is unused);
+#     their own servers on loopback ports the kernel picks; a packaged service on 6379 is unused),
+#     haproxy, nginx and curl for test_regressions_13.py (run in the foreground by the test on
+#     its own ports and files; the packaged services are not used);
 #   - tests/integration/node/node_modules from package-lock.json (`npm ci`: pinned ws and
 #     playwright-core; no browser download, the tests drive Debian's /usr/bin/chromium).
 # Idempotent, non-interactive (CI=true, no stdin), meant to run as root on Debian 12.
@@ -18,7 +20,7 @@ node_only=0
 for arg in "$@"; do
   case "${arg}" in
     --node-only) node_only=1 ;;
-    -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "install-test-deps: unknown argument: ${arg}" >&2; exit 2 ;;
   esac
 done
@@ -40,8 +42,11 @@ install_debian_packages() {
   if ! have_binary redis-server; then missing+=(redis-server); fi
   if ! have_binary redis-cli; then missing+=(redis-tools); fi
   if ! have_binary nats-server; then missing+=(nats-server); fi
+  if ! have_binary haproxy; then missing+=(haproxy); fi
+  if ! have_binary nginx; then missing+=(nginx); fi
+  if ! have_binary curl; then missing+=(curl); fi
   if ((${#missing[@]} == 0)); then
-    log "Debian packages already present (python3-websockets, chromium, node, npm, redis-server, redis-tools, nats-server)"
+    log "Debian packages already present (python3-websockets, chromium, node, npm, redis-server, redis-tools, nats-server, haproxy, nginx, curl)"
     return
   fi
   log "installing Debian packages: ${missing[*]}"
