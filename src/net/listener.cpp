@@ -79,24 +79,52 @@ Result<SockAddr> parse_address(std::string_view text) noexcept {
   return out;
 }
 
-Result<int> open_listener(const SockAddr& addr, const ListenOptions& opts) noexcept {
+namespace {
+// socket + SO_REUSEADDR (+ SO_REUSEPORT) + TCP_NODELAY + bind. The listener and the probe both come
+// from here so the probe meets exactly the bind conflicts the listener would: same family, same
+// IPV6_V6ONLY default (dual-stack or not, as net.ipv6.bindv6only says), same SO_REUSEADDR.
+Result<int> bound_socket(const SockAddr& addr, bool reuse_port) noexcept {
   int fd = ::socket(addr.storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return errc_from_errno(errno);
   int one = 1;
+  // Our own earlier connections in TIME_WAIT must not block a restart.
   (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (opts.reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+  if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
     int err = errno;
     ::close(fd);
     return errc_from_errno(err);
   }
   // Inherited by every accepted socket: small WebSocket frames must not wait for Nagle.
   (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (::bind(fd, addr.sa(), addr.len) < 0 || ::listen(fd, opts.backlog) < 0) {
+  if (::bind(fd, addr.sa(), addr.len) < 0) {
     int err = errno;
     ::close(fd);
     return errc_from_errno(err);
   }
   return fd;
+}
+}  // namespace
+
+Result<int> open_listener(const SockAddr& addr, const ListenOptions& opts) noexcept {
+  auto fd = bound_socket(addr, opts.reuse_port);
+  if (!fd) return fd.error();
+  if (::listen(*fd, opts.backlog) < 0) {
+    int err = errno;
+    ::close(*fd);
+    return errc_from_errno(err);
+  }
+  return *fd;
+}
+
+Result<void> probe_exclusive(const SockAddr& addr) noexcept {
+  if (addr.port() == 0) return {};  // the kernel picks a port no listener holds
+  // Without SO_REUSEPORT, bind() fails with EADDRINUSE only if a socket listens on an overlapping
+  // address (or holds it without SO_REUSEADDR); TIME_WAIT and connected sockets that came from a
+  // listener with SO_REUSEADDR (a draining predecessor's) do not count.
+  auto fd = bound_socket(addr, false);
+  if (!fd) return fd.error();
+  ::close(*fd);  // never listened nor connected: the port is released at once, before ours bind
+  return {};
 }
 
 namespace {

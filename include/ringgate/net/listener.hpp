@@ -35,6 +35,12 @@ struct ListenOptions {
 
 // socket + SO_REUSEADDR/SO_REUSEPORT + TCP_NODELAY + bind + listen. Returns the fd.
 Result<int> open_listener(const SockAddr& addr, const ListenOptions& opts) noexcept;
+// Whether another socket already listens on `addr` (ok, or Errc::address_in_use): binds a throwaway
+// socket as open_listener would but without SO_REUSEPORT, then closes it. Our SO_REUSEPORT listeners
+// would otherwise join another process's listener without a word and the kernel would split new
+// connections between the two. Port 0 is always ok (nothing to probe). A check, not a lock: a
+// listener bound between the probe and ours is not seen.
+Result<void> probe_exclusive(const SockAddr& addr) noexcept;
 // The bound address (to learn the port after binding port 0).
 Result<SockAddr> local_address(int fd) noexcept;
 Result<SockAddr> peer_address(int fd) noexcept;
