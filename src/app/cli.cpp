@@ -155,6 +155,9 @@ std::string usage() {
          "  --recv-buffer-bytes N     size of each receive buffer (default 4096)\n"
          "  --subprotocol NAME        a Sec-WebSocket-Protocol /echo accepts (repeatable, in preference order)\n"
          "  --no-direct-descriptors   use ordinary fds instead of io_uring direct descriptors\n"
+         "  --handover                start even if another process listens on the same ports (SO_REUSEPORT):\n"
+         "                            for a restart without refused connections; the old process is then\n"
+         "                            stopped with SIGTERM\n"
          "  --listen-tls HOST:PORT    WebSocket-over-TLS listener (repeatable); the --tls-cert/--tls-key pairs\n"
          "                            after it are its certificates (first = default, others by SNI)\n"
          "  --tls-cert FILE           PEM certificate chain; --tls-key FILE its private key. Pairs given\n"
@@ -315,6 +318,8 @@ CliResult parse_cli(const std::vector<std::string>& args) {
       o.gateway.subprotocols.push_back(v);
     } else if (a == "--no-direct-descriptors") {
       o.gateway.direct_descriptors = false;
+    } else if (a == "--handover") {
+      o.gateway.handover = true;
     } else if (a == "--client-publish") {
       if (!value(v) || (v != "on" && v != "off")) return fail("--client-publish needs on or off");
       o.gateway.client_publish = v == "on";

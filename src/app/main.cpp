@@ -2,12 +2,14 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "ringgate/app/admin.hpp"
 #include "ringgate/app/cli.hpp"
+#include "ringgate/core/clock.hpp"
 #include "ringgate/core/log.hpp"
 #include "ringgate/gateway/server.hpp"
 #include "ringgate/ws/mask.hpp"
@@ -25,6 +27,92 @@ const char* allocator_name() {
 #else
   return "libc malloc";
 #endif
+}
+
+ringgate::Result<void> start_admin(ringgate::app::AdminServer& admin, const ringgate::net::SockAddr& addr,
+                                   ringgate::gateway::Server& server, std::string& why) {
+  return admin.start(
+      addr,
+      [&server] {
+        ringgate::PromWriter w;
+        server.render_metrics(w);
+        return w.text();
+      },
+      [&server] { return server.healthy(); }, why);
+}
+
+// The start-up lines the harness and operators read: one per listener, then the broker.
+void log_listeners(const ringgate::gateway::Server& server, const ringgate::app::Options& options) {
+  using ringgate::gateway::ListenerKind;
+  for (const auto& l : server.listeners()) {
+    const std::string a = l.address.to_string();
+    switch (l.kind) {
+      case ListenerKind::plain:
+        RG_LOG_INFO("listening on ws://%s (routes /echo, /ws)", a.c_str());
+        break;
+      case ListenerKind::tls:
+        RG_LOG_INFO("listening on wss://%s (routes /echo, /ws, kTLS %s)", a.c_str(),
+                    options.gateway.ktls == ringgate::gateway::KtlsMode::off ? "off"
+                    : server.ktls_available()                                  ? "available"
+                                                                               : "unavailable: user-space TLS");
+        break;
+      case ListenerKind::redirect:
+        RG_LOG_INFO("redirecting http://%s to https", a.c_str());
+        break;
+      case ListenerKind::api:
+        RG_LOG_INFO("api on http://%s (POST /publish)", a.c_str());
+        break;
+    }
+  }
+  const ringgate::gateway::BrokerConfig& b = options.gateway.broker;
+  if (b.kind == ringgate::gateway::BrokerKind::embedded) {
+    RG_LOG_INFO("broker: embedded");
+  } else {
+    RG_LOG_INFO("broker: %s at %s%s (connections per worker; publishes fail while it is down)", b.url.c_str(),
+                b.address.to_string().c_str(), b.sharded ? ", sharded pub/sub" : "");
+  }
+}
+
+// Returns the signals main() waits for, blocked in every thread (workers never see them).
+sigset_t prepare_process() {
+  // Direct descriptors do not count against RLIMIT_NOFILE, but each ring's fixed-file table is
+  // capped by it, so take the hard limit.
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  // Signals are taken synchronously by the main thread, and blocked before any thread starts.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return set;
+}
+
+// --handover: the old process keeps its admin port (no SO_REUSEPORT there) until it has drained.
+// The new one serves at once on the shared ports and takes the admin port as soon as it is free,
+// retried every turn of the signal loop; until then /healthz and /metrics reach the old process.
+struct PendingAdmin {
+  bool pending = false;
+  std::uint64_t remind_at_ms = 0;
+};
+
+void retry_admin(PendingAdmin& p, ringgate::app::AdminServer& admin, const ringgate::net::SockAddr& addr,
+                 ringgate::gateway::Server& server) {
+  std::string why;
+  if (start_admin(admin, addr, server, why)) {
+    p.pending = false;
+    RG_LOG_INFO("admin on http://%s (/metrics, /healthz)", admin.address().to_string().c_str());
+    return;
+  }
+  if (ringgate::monotonic_ms() < p.remind_at_ms) return;
+  p.remind_at_ms = ringgate::monotonic_ms() + 30'000;
+  RG_LOG_WARN("--handover: admin port %s is still held (%s); is the old process still running? "
+              "Send it SIGTERM", addr.to_string().c_str(), why.c_str());
 }
 }  // namespace
 
@@ -46,21 +134,7 @@ int main(int argc, char** argv) {
   }
   set_log_level(cli.options.log_level);
 
-  // Direct descriptors do not count against RLIMIT_NOFILE, but each ring's fixed-file table is
-  // capped by it, so take the hard limit.
-  rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-  }
-  // Signals are taken synchronously by this thread; workers never see them.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  const sigset_t set = prepare_process();
 
   gateway::Server server;
   std::string why;
@@ -69,54 +143,23 @@ int main(int argc, char** argv) {
     return 2;
   }
   app::AdminServer admin;
-  if (cli.options.admin) {
-    auto ok = admin.start(
-        *cli.options.admin,
-        [&server] {
-          PromWriter w;
-          server.render_metrics(w);
-          return w.text();
-        },
-        [&server] { return server.healthy(); }, why);
-    if (!ok) {
+  PendingAdmin admin_wait;
+  if (auto ok = cli.options.admin ? start_admin(admin, *cli.options.admin, server, why) : Result<void>{}; !ok) {
+    if (!cli.options.gateway.handover || ok.error() != Errc::address_in_use) {
       RG_LOG_ERROR("%s", why.c_str());
       server.request_stop();
       server.wait();
       return 2;
     }
+    RG_LOG_WARN("--handover: %s; taking it over once the old process releases it", why.c_str());
+    admin_wait = PendingAdmin{true, monotonic_ms() + 30'000};
   }
   RG_LOG_INFO("ringgate %s: %u workers, %s, unmask %s, %s", app::kVersion, cli.options.gateway.workers,
               server.features().c_str(), ws::unmask_isa(), allocator_name());
-  for (const auto& l : server.listeners()) {
-    const std::string a = l.address.to_string();
-    switch (l.kind) {
-      case gateway::ListenerKind::plain:
-        RG_LOG_INFO("listening on ws://%s (routes /echo, /ws)", a.c_str());
-        break;
-      case gateway::ListenerKind::tls:
-        RG_LOG_INFO("listening on wss://%s (routes /echo, /ws, kTLS %s)", a.c_str(),
-                    cli.options.gateway.ktls == gateway::KtlsMode::off ? "off"
-                    : server.ktls_available()                           ? "available"
-                                                                        : "unavailable: user-space TLS");
-        break;
-      case gateway::ListenerKind::redirect:
-        RG_LOG_INFO("redirecting http://%s to https", a.c_str());
-        break;
-      case gateway::ListenerKind::api:
-        RG_LOG_INFO("api on http://%s (POST /publish)", a.c_str());
-        break;
-    }
+  log_listeners(server, cli.options);
+  if (cli.options.admin && !admin_wait.pending) {
+    RG_LOG_INFO("admin on http://%s (/metrics, /healthz)", admin.address().to_string().c_str());
   }
-  {
-    const gateway::BrokerConfig& b = cli.options.gateway.broker;
-    if (b.kind == gateway::BrokerKind::embedded) {
-      RG_LOG_INFO("broker: embedded");
-    } else {
-      RG_LOG_INFO("broker: %s at %s%s (connections per worker; publishes fail while it is down)", b.url.c_str(),
-                  b.address.to_string().c_str(), b.sharded ? ", sharded pub/sub" : "");
-    }
-  }
-  if (cli.options.admin) RG_LOG_INFO("admin on http://%s (/metrics, /healthz)", admin.address().to_string().c_str());
 
   for (;;) {
     timespec ts{0, 200'000'000};
@@ -133,6 +176,7 @@ int main(int argc, char** argv) {
       }
     }
     server.tick();
+    if (admin_wait.pending) retry_admin(admin_wait, admin, *cli.options.admin, server);
     if (!server.running()) {
       RG_LOG_ERROR("a worker stopped unexpectedly");
       admin.stop();

@@ -80,6 +80,84 @@ void Server::tick() {
   }
 }
 
+namespace {
+const char* flag_of(ListenerKind kind) noexcept {
+  switch (kind) {
+    case ListenerKind::plain: return "--listen";
+    case ListenerKind::tls: return "--listen-tls";
+    case ListenerKind::redirect: return "--redirect-http";
+    case ListenerKind::api: return "--api";
+  }
+  return "?";
+}
+}  // namespace
+
+// Our listeners set SO_REUSEPORT, so binding next to another process's listener succeeds and the
+// kernel splits new connections between the two: refuse that unless --handover asks for it. The same
+// address given twice would be split between our own listeners: refused too, --handover or not.
+Result<void> Server::check_exclusive(const std::vector<Want>& wants, bool handover, std::string& why) {
+  for (std::size_t i = 0; i < wants.size(); ++i) {
+    const net::SockAddr& addr = wants[i].address;
+    if (addr.port() == 0) continue;
+    for (std::size_t j = 0; j < i; ++j) {
+      if (wants[j].address.to_string() != addr.to_string()) continue;
+      why = "cannot listen on " + addr.to_string() + ": given twice (" + flag_of(wants[j].kind) + " and " +
+            flag_of(wants[i].kind) + ")";
+      return Errc::invalid_argument;
+    }
+    // Other errors (say, an address not on this host) are left to the listener, which reports them.
+    auto free = net::probe_exclusive(addr);
+    if (free || free.error() != Errc::address_in_use) continue;
+    if (handover) {
+      RG_LOG_INFO("--handover: %s (%s) is shared with the process already listening on it until that "
+                  "one stops; send it SIGTERM", addr.to_string().c_str(), flag_of(wants[i].kind));
+      continue;
+    }
+    why = "cannot listen on " + addr.to_string() + " (" + flag_of(wants[i].kind) +
+          "): another process is listening on it; sharing it (SO_REUSEPORT) would split new connections "
+          "between the two. To restart without refused connections, start the new process with --handover, "
+          "then stop the old one with SIGTERM";
+    return Errc::address_in_use;
+  }
+  return {};
+}
+
+// One SO_REUSEPORT listener per worker on each address (port 0 resolves on the first, the others
+// bind the port it got). On a failure, the ones already open go to orphan_fds_ (closed in ~Server).
+Result<void> Server::open_listeners(const std::vector<Want>& wants, std::vector<std::vector<ListenerSpec>>& per_worker,
+                                    std::string& why) {
+  std::uint16_t https_port = 443;
+  for (const Want& want : wants) {
+    net::SockAddr addr = want.address;
+    for (std::size_t w = 0; w < per_worker.size(); ++w) {
+      auto fd = net::open_listener(addr, net::ListenOptions{});
+      if (!fd) {
+        for (auto& specs : per_worker) {
+          for (const ListenerSpec& spec : specs) orphan_fds_.push_back(spec.fd);
+        }
+        why = "cannot listen on " + addr.to_string() + ": " +
+              (fd.error() == Errc::address_in_use ? "address already in use" : std::string(errc_name(fd.error())));
+        return fd.error();
+      }
+      per_worker[w].push_back(ListenerSpec{*fd, want.kind, want.slot, 443});
+      if (w == 0 && addr.port() == 0) {
+        auto local = net::local_address(*fd);
+        if (local) addr.set_port(local->port());
+      }
+    }
+    if (want.kind == ListenerKind::tls && https_port == 443 && bound_.size() == cfg_.listen.size()) {
+      https_port = addr.port();  // redirects name the first TLS listener's port
+    }
+    bound_.push_back(Bound{addr, want.kind});
+  }
+  for (auto& specs : per_worker) {
+    for (ListenerSpec& spec : specs) {
+      if (spec.kind == ListenerKind::redirect) spec.redirect_port = https_port;
+    }
+  }
+  return {};
+}
+
 Result<void> Server::start(const Config& cfg, std::string& why) {
   cfg_ = cfg;
   // The node's name in broker envelopes: random per process (a restarted node is a new node).
@@ -107,11 +185,6 @@ Result<void> Server::start(const Config& cfg, std::string& why) {
       return Errc::not_supported;
     }
   }
-  struct Want {
-    net::SockAddr address;
-    ListenerKind kind;
-    tls::ContextSlot* slot;
-  };
   std::vector<Want> wants;
   for (const auto& a : cfg.listen) wants.push_back({a, ListenerKind::plain, nullptr});
   for (std::size_t i = 0; i < cfg.listen_tls.size(); ++i) {
@@ -119,36 +192,10 @@ Result<void> Server::start(const Config& cfg, std::string& why) {
   }
   for (const auto& a : cfg.redirect_http) wants.push_back({a, ListenerKind::redirect, nullptr});
   for (const auto& a : cfg.api) wants.push_back({a, ListenerKind::api, nullptr});
+  // Every address is checked before any listener binds: a refusal leaves nothing half-open.
+  if (auto ok = check_exclusive(wants, cfg.handover, why); !ok) return ok.error();
   std::vector<std::vector<ListenerSpec>> per_worker(n);
-  std::uint16_t https_port = 443;
-  for (const Want& want : wants) {
-    net::SockAddr addr = want.address;
-    for (unsigned w = 0; w < n; ++w) {
-      auto fd = net::open_listener(addr, net::ListenOptions{});
-      if (!fd) {
-        for (auto& specs : per_worker) {
-          for (const ListenerSpec& spec : specs) orphan_fds_.push_back(spec.fd);
-        }
-        why = "cannot listen on " + addr.to_string() + ": " +
-              (fd.error() == Errc::address_in_use ? "address already in use" : std::string(errc_name(fd.error())));
-        return fd.error();
-      }
-      per_worker[w].push_back(ListenerSpec{*fd, want.kind, want.slot, 443});
-      if (w == 0 && addr.port() == 0) {
-        auto local = net::local_address(*fd);
-        if (local) addr.set_port(local->port());
-      }
-    }
-    if (want.kind == ListenerKind::tls && https_port == 443 && bound_.size() == cfg.listen.size()) {
-      https_port = addr.port();  // redirects name the first TLS listener's port
-    }
-    bound_.push_back(Bound{addr, want.kind});
-  }
-  for (auto& specs : per_worker) {
-    for (ListenerSpec& spec : specs) {
-      if (spec.kind == ListenerKind::redirect) spec.redirect_port = https_port;
-    }
-  }
+  if (auto ok = open_listeners(wants, per_worker, why); !ok) return ok.error();
   std::string control_why;
   net::RingConfig rc;
   rc.sq_entries = 64;

@@ -78,6 +78,7 @@ struct Config {
   std::uint64_t node_id = 0;                   // names this process in broker envelopes; 0 = random at start
   bool direct_descriptors = true;
   unsigned fixed_files = 0;                    // per worker ring; 0 = RLIMIT_NOFILE
+  bool handover = false;                       // share ports another process listens on (a restart)
 };
 
 }  // namespace ringgate::gateway

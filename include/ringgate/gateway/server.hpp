@@ -1,7 +1,8 @@
 // Server: opens the listeners, starts one Worker thread per core and stops them gracefully.
 // Listeners are opened here, before any thread starts, so "address in use" is reported at start-up;
 // every worker gets its own SO_REUSEPORT socket on each address (port 0 resolves once, then all
-// workers bind the port the first one got).
+// workers bind the port the first one got). Because of SO_REUSEPORT, an address another process
+// already listens on is refused unless Config::handover says the sharing is a deliberate restart.
 #pragma once
 
 #include <atomic>
@@ -54,6 +55,14 @@ class Server {
   void render_metrics(PromWriter& out) const;
 
  private:
+  struct Want {  // one listening address from the configuration
+    net::SockAddr address;
+    ListenerKind kind;
+    tls::ContextSlot* slot;
+  };
+  static Result<void> check_exclusive(const std::vector<Want>& wants, bool handover, std::string& why);
+  Result<void> open_listeners(const std::vector<Want>& wants, std::vector<std::vector<ListenerSpec>>& per_worker,
+                              std::string& why);
   bool build_contexts(std::vector<std::shared_ptr<tls::ServerContext>>& out, std::string& why);
 
   Config cfg_;

@@ -43,6 +43,16 @@ TEST(Cli, ParsesEveryFlag) {
   EXPECT_EQ(o.log_level, LogLevel::warn);
 }
 
+TEST(Cli, HandoverIsOffUnlessAsked) {
+  // Off by default: a second gateway on a port another process listens on must refuse to start.
+  EXPECT_FALSE(parse_cli({}).options.gateway.handover);
+  CliResult r = parse_cli({"--handover", "--listen", "127.0.0.1:0"});
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  EXPECT_TRUE(r.options.gateway.handover);
+  EXPECT_FALSE(parse_cli({"--handover=yes"}).error.empty());  // a switch: it takes no value
+  EXPECT_NE(usage().find("--handover"), std::string::npos);
+}
+
 TEST(Cli, RejectsBadFlagsWithAMessage) {
   for (auto args : std::vector<std::vector<std::string>>{
            {"--bogus"}, {"--listen"}, {"--listen", "nowhere"}, {"--listen", "1.2.3.4:99999"},
