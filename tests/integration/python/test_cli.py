@@ -1,10 +1,13 @@
-"""The process around the gateway: flags and exit codes, ports in use, listeners and workers,
+"""The process around the gateway: flags and exit codes, ports in use, hand-over restarts
+(--handover), listeners and workers,
 SIGTERM/SIGINT draining (close 1001, exit 0 within --drain-timeout), and the traffic metrics."""
 import asyncio
 import os
+import select
 import signal
 import socket
 import sys
+import threading
 import time
 import unittest
 
@@ -86,6 +89,169 @@ class PortInUseTest(rh.IntegrationCase):
         s, port = busy_port()
         with s:
             self.check_exit_2(["--listen", "127.0.0.1:0", "--admin", f"127.0.0.1:{port}"])
+
+
+def free_port():
+    """A loopback port nothing listens on now (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def echo_session(port):
+    """One short client session: connect, upgrade, echo, close. Returns "ok", "going_away" (closed
+    with 1001 by a draining gateway: a client reconnects), "refused", or how it was dropped."""
+    try:
+        ws = rh.RawWs(port)
+    except ConnectionRefusedError:
+        return "refused"
+    except (OSError, AssertionError) as e:
+        return f"dropped before the 101: {e!r}"
+    try:
+        ws.send(rh.OP_TEXT, b"loop")
+        _, opcode, payload = ws.recv_frame()
+        if opcode == rh.OP_TEXT and payload == b"loop":
+            ws.send(rh.OP_CLOSE, rh.close_payload(1000))
+            return "ok"
+        if opcode == rh.OP_CLOSE and payload[:2] == rh.close_payload(1001):
+            return "going_away"
+        return f"unexpected frame {opcode}: {payload!r}"
+    except (OSError, ConnectionError, AssertionError) as e:
+        return f"dropped after the 101: {e!r}"
+    finally:
+        ws.close()
+
+
+class ConnectLoop(threading.Thread):
+    """A client that connects in a loop (echo_session) until stopped, recording every outcome."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.port = port
+        self.outcomes = []
+        self.done = threading.Event()
+
+    def run(self):
+        deadline = time.monotonic() + 60  # bounded even if the test never stops it
+        while not self.done.is_set() and time.monotonic() < deadline:
+            self.outcomes.append(echo_session(self.port))
+
+    def count(self, outcome="ok"):
+        return sum(o == outcome for o in list(self.outcomes))
+
+    def stop(self):
+        self.done.set()
+        self.join(T)
+
+
+class HandoverTest(rh.IntegrationCase):
+    """Every listener sets SO_REUSEPORT, so a second gateway on the same port would start without a
+    word and the kernel would split new connections between the two: refused (exit 2), unless
+    --handover asks for it to restart without refused connections."""
+    DRAIN_S = 2
+
+    def check_refused(self, args, address, flag):
+        try:
+            r = rh.run_binary(args, timeout=T)
+        except rh.subprocess.TimeoutExpired:
+            self.fail(f"a second gateway on {address} ({flag}) kept running: it shares the port "
+                      f"with the first through SO_REUSEPORT")
+        self.assertEqual(r.returncode, 2, r)
+        self.assertIn(address, r.stderr)
+        self.assertIn("another process is listening", r.stderr)
+        self.assertIn("--handover", r.stderr)
+
+    def check_only_server(self, server, port, n=20):
+        """`n` new connections to `port` are all accepted by `server`: nobody else listens there."""
+        before = server.metrics().get("ringgate_connections_accepted_total")
+        for _ in range(n):
+            self.assertEqual(echo_session(port), "ok")
+        m = server.wait_metrics(lambda m: m.get("ringgate_connections_accepted_total") - before >= n)
+        self.assertEqual(m.get("ringgate_connections_accepted_total") - before, n, m.text)
+
+    def test_second_gateway_on_the_same_port_exits_2(self):
+        port = free_port()
+        a = rh.start_server(self, "--listen", f"127.0.0.1:{port}", listen=False)
+        self.check_refused(["--listen", f"127.0.0.1:{port}"], f"127.0.0.1:{port}", "--listen")
+        self.assertIsNone(a.wait(0), "the first gateway stopped")
+        self.check_only_server(a, port)
+
+    def test_second_gateway_on_the_same_api_port_exits_2(self):
+        port = free_port()
+        a = rh.start_server(self, "--api", f"127.0.0.1:{port}", "--api-token", "t")
+        self.check_refused(["--listen", "127.0.0.1:0", "--api", f"127.0.0.1:{port}", "--api-token", "t"],
+                           f"127.0.0.1:{port}", "--api")
+        self.assertIsNone(a.wait(0), "the first gateway stopped")
+
+    def open_on_both(self, a, b, port, limit=64):
+        """Long-lived WebSockets to the shared port until each gateway holds at least one.
+        Returns (connections, how many B holds)."""
+        conns = []
+        while len(conns) < limit:
+            conns.append(rh.RawWs(port))
+            ma = a.wait_metrics(lambda m: m.get("ringgate_connections_active")
+                                + b.metrics().get("ringgate_connections_active") >= len(conns))
+            held_a = ma.get("ringgate_connections_active")
+            if 0 < held_a < len(conns):
+                return conns, len(conns) - held_a
+        self.fail(f"{limit} connections to a shared port all went to one gateway")
+
+    def test_handover_restart_refuses_no_connection(self):
+        port = free_port()
+        a = rh.start_server(self, "--listen", f"127.0.0.1:{port}", "--drain-timeout", str(self.DRAIN_S),
+                            listen=False)
+        b = rh.start_server(self, "--listen", f"127.0.0.1:{port}", "--handover", listen=False)
+        self.assertIn("--handover", b.stderr_text())
+        conns, on_b = self.open_on_both(a, b, port)
+        loop = ConnectLoop(port)
+        loop.start()
+        self.addCleanup(loop.stop)
+        try:
+            self.assertTrue(rh.wait_until(lambda: loop.count() >= 50, T), loop.outcomes[-5:])
+            a.signal(signal.SIGTERM)
+            # A closes its WebSockets with 1001 and, unanswered, exits after its drain timeout: by
+            # then each of A's closes waits in our socket, and B's connections must still echo.
+            self.assertEqual(a.wait(self.DRAIN_S + 3), 0, a.stderr_tail())
+            readable, _, _ = select.select([ws.sock for ws in conns], [], [], 0)
+            for ws in conns:
+                if ws.sock in readable:
+                    self.assertEqual(ws.recv_close(), 1001)
+                    continue
+                ws.send(rh.OP_TEXT, b"still there?")
+                self.assertEqual(ws.recv_frame(), (True, rh.OP_TEXT, b"still there?"))
+            self.assertEqual(len(conns) - len(readable), on_b, "B's connections must outlive A")
+            after_a = loop.count()
+            self.assertTrue(rh.wait_until(lambda: loop.count() >= after_a + 50, T), loop.outcomes[-5:])
+        finally:
+            loop.stop()
+            for ws in conns:
+                ws.close()
+        self.assertEqual(loop.count("refused"), 0, f"connections refused during the hand-over "
+                                                    f"(of {len(loop.outcomes)} sessions)")
+        # Not asserted (yet): a session the old process had accepted but not upgraded when SIGTERM
+        # came is closed by its drain (a few in thousands); clients retry those like a 1001.
+        dropped = [o for o in loop.outcomes if o not in ("ok", "going_away", "refused")]
+        if dropped:
+            print(f"\nhand-over: {len(dropped)} of {len(loop.outcomes)} sessions dropped by the old "
+                  f"process's drain: {dropped[:3]}", file=sys.stderr)
+        self.assertIsNone(b.wait(0), "B stopped")
+        self.check_only_server(b, port)
+
+    def test_handover_takes_the_admin_port_once_the_old_process_frees_it(self):
+        admin = free_port()
+        a = rh.start_server(self, "--admin", f"127.0.0.1:{admin}", "--drain-timeout", str(self.DRAIN_S),
+                            admin=False)
+        self.assertTrue(a.wait_for_log(rf"admin on http://127.0.0.1:{admin}\b"), a.stderr_tail())
+        b = rh.start_server(self, "--admin", f"127.0.0.1:{admin}", "--handover", admin=False)
+        # B serves at once; its admin waits (no SO_REUSEPORT there: /healthz must not be split).
+        self.assertEqual(echo_session(b.port), "ok")
+        self.assertTrue(b.wait_for_log(rf"--handover: .*127.0.0.1:{admin}"), b.stderr_tail())
+        self.assertNotIn("admin on http://", b.stderr_text())
+        a.signal(signal.SIGTERM)
+        self.assertEqual(a.wait(self.DRAIN_S + 3), 0, a.stderr_tail())
+        self.assertTrue(b.wait_for_log(rf"admin on http://127.0.0.1:{admin}\b", timeout=3), b.stderr_tail())
+        b.admin_port = admin
+        self.assertEqual(b.admin_get("/healthz").status, 200)
 
 
 class ListenerTest(unittest.IsolatedAsyncioTestCase, rh.IntegrationCase):
