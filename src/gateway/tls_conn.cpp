@@ -69,6 +69,7 @@ void Worker::on_peer_known(std::uint32_t index, Connection& conn, const sockaddr
   if (!trusted && cfg_.proxy_protocol == ProxyMode::required) {
     // Only proxies may connect to a listener that requires the header.
     metrics_.proxy_headers[std::size_t(ProxyResult::untrusted)].add();
+    log_proxy_refusal(index, conn, ProxyResult::untrusted, peer);
     teardown(index, conn);
     return;
   }
@@ -90,6 +91,7 @@ void Worker::proxy_input(std::uint32_t index, Connection& conn, std::uint8_t* da
   const bool trusted = conn.flags2 & kProxyTrusted;
   auto reject = [&](ProxyResult why) {
     metrics_.proxy_headers[std::size_t(why)].add();
+    log_proxy_refusal(index, conn, why, nullptr);
     release_in(conn);
     teardown(index, conn);
   };
@@ -156,6 +158,16 @@ void Worker::secure_input(std::uint32_t index, Connection& conn, std::uint8_t* d
 
 // ---- TLS ----
 
+// Plain HTTP on a TLS port (an http:// URL with the TLS port, a scanner): this connection is not
+// TLS after all, so it is answered as nginx does, with a plain-text 400 that says to use https://
+// or wss://, counted and logged like any refusal, instead of a handshake failure in silence.
+void Worker::refuse_plain_http(std::uint32_t index, Connection& conn, std::string_view first) noexcept {
+  conn.ext->session.reset();
+  metrics_.tls_user_sessions.add(-1);
+  conn.tls = kTlsNone;
+  refuse(index, conn, http::Reject::plain_http_on_tls, nullptr, first);
+}
+
 bool Worker::start_tls(std::uint32_t index, Connection& conn) noexcept {
   (void)index;
   Listener& l = listeners_[conn.listener];
@@ -187,6 +199,11 @@ void Worker::on_wire_bytes(std::uint32_t index, Connection& conn, std::uint8_t* 
 }
 
 void Worker::tls_input(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept {
+  if (!conn.ext->fed) {
+    conn.ext->fed = true;
+    const std::string_view first(reinterpret_cast<const char*>(data), len);
+    if (conn.tls == kTlsHandshake && http::looks_like_plain_http(first)) return refuse_plain_http(index, conn, first);
+  }
   tls::Session& s = *conn.ext->session;
   s.feed(std::span<const std::uint8_t>(data, len));
   if (conn.tls == kTlsHandshake) {

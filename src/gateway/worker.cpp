@@ -243,10 +243,7 @@ void Worker::dispatch(const net::Completion& c) noexcept {
       return;
     case kShutdown:
       conn->flags3 &= std::uint8_t(~kShutdownInFlight);
-      if (conn->flags3 & kCloseDeferred) {
-        conn->flags3 &= std::uint8_t(~kCloseDeferred);
-        submit_close(index, *conn);
-      }
+      close_if_deferred(index, *conn);
       return;
     case kPeerFd:
       on_peer_fd(index, *conn, c.res);
@@ -380,7 +377,10 @@ void Worker::flush() noexcept {
     Connection& conn = *conns_.slot(index);
     if (!(conn.flags & kDirty)) continue;
     conn.flags &= std::uint8_t(~kDirty);
-    if (conn.phase == Phase::teardown || (conn.flags & kSendInFlight) || (conn.flags2 & kInstalling)) continue;
+    if (conn.phase == Phase::teardown || (conn.flags & kSendInFlight) || (conn.flags2 & kInstalling) ||
+        (conn.flags3 & kLogPending)) {
+      continue;
+    }
     // User-space TLS encrypts only while little ciphertext waits, so queued messages stay plain
     // frames (the slow-consumer policies can still drop or conflate them).
     if (conn.tls == kTlsUser && !conn.out.empty() && conn.ext->cipher.bytes() < kCipherHighWater &&
@@ -492,10 +492,15 @@ void Worker::teardown(std::uint32_t index, Connection& conn) noexcept {
   release_in(conn);
   if (conn.flags & kRecvArmed) (void)ring_.cancel(ud(kRecv, index), ud(kCancel, index));
   if (conn.flags & kSendInFlight) (void)ring_.cancel(ud(kSend, index), ud(kCancel, index));
-  if (conn.flags3 & kShutdownInFlight) {
-    conn.flags3 |= kCloseDeferred;  // closed when the shutdown completes (see kShutdownInFlight)
-    return;
-  }
+  conn.flags3 |= kCloseDeferred;
+  close_if_deferred(index, conn);
+}
+
+// The descriptor closes once nothing in flight still needs it: a shutdown (see kShutdownInFlight)
+// or the peer-address lookup of a refusal line (kLogPending).
+void Worker::close_if_deferred(std::uint32_t index, Connection& conn) noexcept {
+  if (!(conn.flags3 & kCloseDeferred) || (conn.flags3 & (kShutdownInFlight | kLogPending))) return;
+  conn.flags3 &= std::uint8_t(~kCloseDeferred);
   submit_close(index, conn);
 }
 
@@ -530,6 +535,7 @@ void Worker::on_timer(timer::Entry& e) noexcept {
     case Phase::handshake:
       if (conn->flags2 & (kPeerPending | kProxyPending)) {
         metrics_.proxy_headers[std::size_t(ProxyResult::timeout)].add();
+        log_proxy_refusal(index, *conn, ProxyResult::timeout, nullptr);
       } else {
         metrics_.timeouts_handshake.add();
       }

@@ -60,7 +60,7 @@ enum ConnFlag3 : std::uint8_t {
   // only when it runs, so closing first would let it hit the next connection given the same
   // descriptor (seen as EPIPE on that connection's first send): the close waits for it.
   kShutdownInFlight = 1u << 0,
-  kCloseDeferred = 1u << 1,  // teardown happened while the shutdown was in flight
+  kCloseDeferred = 1u << 1,  // torn down; the close waits for a shutdown or a refusal log in flight
 };
 
 enum ConnFlag3More : std::uint8_t {
@@ -68,6 +68,7 @@ enum ConnFlag3More : std::uint8_t {
   kApiBusy = 1u << 3,     // HTTP API: a publish is in flight; later request bytes wait
   kOversize = 1u << 4,    // /ws: the message being received is over the limit (discarded)
   kSlowClose = 1u << 5,   // a slow consumer's 4100 waits for its stuck send to be taken back
+  kLogPending = 1u << 6,  // a refusal line waits for the peer's address: no send, no close yet
 };
 
 // What an upgraded connection speaks (Connection::route).

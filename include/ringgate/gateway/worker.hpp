@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -25,6 +26,7 @@
 #include "ringgate/gateway/metrics.hpp"
 #include "ringgate/http/request.hpp"
 #include "ringgate/net/buffer_ring.hpp"
+#include "ringgate/net/listener.hpp"
 #include "ringgate/net/ring.hpp"
 #include "ringgate/pubsub/broker.hpp"
 #include "ringgate/pubsub/codec.hpp"
@@ -62,6 +64,7 @@ struct ConnExt {
   tls::KtlsParams ktls{};          // keys waiting for the switch (kTlsSwitching)
   sockaddr_storage client{};       // from a PROXY header (ss_family 0 = none)
   std::string proxy_tlvs;          // its v2 TLVs we keep, as " alpn=.. authority=.. vpce=.." (logs)
+  bool fed = false;                // wolfSSL has seen the connection's first bytes
 };
 
 class Worker {
@@ -92,9 +95,10 @@ class Worker {
     std::uint16_t next_free;
   };
   struct PendingLog {
-    std::uint64_t ud;
+    std::uint64_t ud;        // the descriptor install's user_data (0 until submitted)
+    std::uint32_t index;     // the connection, held open (kLogPending) until the line is done
     std::string head, rest;  // the log line before and after "peer=..."
-    std::string forwarded;   // X-Forwarded-For, logged only when the peer is a trusted proxy
+    std::string forwarded;   // client= and forwarded_for=, logged only when the peer is a trusted proxy
   };
   struct CtrlRecv {           // a recvmsg for one kTLS control record (alert, handshake message)
     msghdr msg;
@@ -162,6 +166,10 @@ class Worker {
                   Phase next) noexcept;
   void on_peer_gone(std::uint32_t index, Connection& conn) noexcept;
   void on_fd_installed(std::uint64_t ud, std::int32_t res) noexcept;
+  void log_proxy_refusal(std::uint32_t index, Connection& conn, ProxyResult why, const sockaddr* peer) noexcept;
+  void log_with_peer(std::uint32_t index, Connection& conn, PendingLog line, const sockaddr* known) noexcept;
+  void finish_log(const PendingLog& line, const std::optional<net::SockAddr>& peer) noexcept;
+  void close_if_deferred(std::uint32_t index, Connection& conn) noexcept;
   void release_in(Connection& conn) noexcept;
   void refuse_redirect(std::uint32_t index, Connection& conn, const http::Request& req) noexcept;
 
@@ -231,6 +239,7 @@ class Worker {
   void on_peer_fd(std::uint32_t index, Connection& conn, std::int32_t res) noexcept;
   void proxy_input(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
   void secure_input(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
+  void refuse_plain_http(std::uint32_t index, Connection& conn, std::string_view first) noexcept;
   bool start_tls(std::uint32_t index, Connection& conn) noexcept;
   void tls_input(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
   bool tls_encrypt(std::uint32_t index, Connection& conn) noexcept;

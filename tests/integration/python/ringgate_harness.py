@@ -40,7 +40,7 @@ IO_TIMEOUT_S = 10.0
 
 REJECT_REASONS = (
     "method_not_allowed", "missing_upgrade", "missing_connection_upgrade", "bad_version",
-    "bad_key", "http2_preface", "head_too_large", "not_found", "malformed",
+    "bad_key", "http2_preface", "head_too_large", "not_found", "malformed", "http_1_0", "plain_http_on_tls",
 )
 
 

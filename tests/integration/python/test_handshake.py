@@ -130,7 +130,32 @@ class HandshakeRefusalTest(rh.IntegrationCase):
         self.check_refusal(REFUSALS["bad_key"], request(drop=("Sec-WebSocket-Key",)))
 
     def test_http2_preface(self):
-        self.check_refusal(REFUSALS["http2_preface"])
+        # An HTTP/2 prior-knowledge client reads only HTTP/2: the answer is a SETTINGS frame and
+        # HTTP_1_1_REQUIRED (0xd) on stream 1, so the client retries over HTTP/1.1 (curl does) or
+        # names the error, instead of "Empty reply".
+        refusal = REFUSALS["http2_preface"]
+        before = self.server.metrics()
+        settings = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+        headers = b"\x00\x00\x01\x01\x05\x00\x00\x00\x01\x82"  # HEADERS, stream 1: :method GET
+        with rh.connect(self.server.port) as sock:
+            peer = "%s:%d" % sock.getsockname()
+            sock.sendall(refusal.raw + settings + headers)
+            closed, data = rh.read_until_eof(sock, timeout=5)
+        self.assertTrue(closed, "connection not closed after the HTTP/2 answer")
+        frames = []
+        while len(data) >= 9:
+            length = int.from_bytes(data[:3], "big")
+            frames.append((data[3], int.from_bytes(data[5:9], "big") & 0x7FFFFFFF, data[9:9 + length]))
+            data = data[9 + length:]
+        self.assertEqual(data, b"", f"bytes that are not whole HTTP/2 frames: {data!r}")
+        self.assertTrue(frames and frames[0][0] == 4 and frames[0][1] == 0, f"no server SETTINGS first: {frames}")
+        errors = [int.from_bytes(p[:4], "big") for t, _, p in frames if t == 3] + \
+                 [int.from_bytes(p[4:8], "big") for t, _, p in frames if t == 7]
+        self.assertTrue(errors and all(e == 0xD for e in errors), f"no HTTP_1_1_REQUIRED: {frames}")
+        after = self.server.wait_metrics(lambda m: m.rejected(refusal.reason) > before.rejected(refusal.reason))
+        self.assertRejectedDelta(before, after, refusal.reason, 1)
+        fields = {"reason": refusal.reason, "status": str(refusal.status), "peer": peer}
+        self.assertIsNotNone(self.server.wait_for_log(refusal_log_pattern(fields)), self.server.stderr_tail())
 
     def test_head_too_large(self):
         self.check_refusal(REFUSALS["head_too_large"])

@@ -394,7 +394,7 @@ class ForwardedForTest(rh.IntegrationCase):
     def test_trusted_peer_adds_forwarded_for(self):
         server = rh.start_server(self, "--trusted-proxies", "127.0.0.0/8")
         line = self.refuse_with_xff(server)
-        self.assertIn(" forwarded_for=198.51.100.9", line)
+        self.assertIn(' client=198.51.100.9 forwarded_for="198.51.100.9"', line)
 
     def test_untrusted_peer_does_not(self):
         server = rh.start_server(self, "--trusted-proxies", "10.0.0.0/8")

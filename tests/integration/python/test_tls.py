@@ -394,19 +394,25 @@ class SniTest(TlsCase):
 # -- 8. not TLS / too old TLS -----------------------------------------------------------------
 class RefusalTest(TlsCase):
     def test_plain_http_to_tls_port(self):
+        # As nginx does: plain HTTP on a TLS port gets a plain-text 400 that says to use https://
+        # or wss://, counted and logged as a refusal (it used to be closed in silence).
         server = self.tls_server()
         before = server.metrics()
         with rh.connect(server.tls_port) as sock:
             sock.sendall(rh.upgrade_request())
-            closed, data = rh.read_until_eof(sock, timeout=T)
+            resp, _ = rh.read_http_response(sock)
+            closed, _ = rh.read_until_eof(sock, timeout=T)
+        self.assertEqual(resp.status, 400, resp)
+        self.assertIn(b"https://", resp.body)
         self.assertTrue(closed, "plain HTTP on the TLS port: connection not closed")
-        self.assertNotIn(b"HTTP/1.1 101", data)
-        # The slot is released when the close completes, a moment after the client saw EOF.
-        after = server.wait_metrics(lambda m: m.get(FAILURES, reason="not_tls") > before.get(FAILURES, reason="not_tls")
+        after = server.wait_metrics(lambda m: m.rejected("plain_http_on_tls") > before.rejected("plain_http_on_tls")
                                     and m.get("ringgate_connections_active") == 0)
-        self.assertEqual(after.get(FAILURES, reason="not_tls") - before.get(FAILURES, reason="not_tls"), 1)
+        self.assertRejectedDelta(before, after, "plain_http_on_tls", 1)
+        self.assertEqual(after.get(FAILURES, reason="not_tls"), before.get(FAILURES, reason="not_tls"))
         self.assertUnchanged(before, after, "ringgate_handshakes_completed_total")
-        self.assertEqual(after.get("ringgate_connections_active"), 0)
+        self.assertEqual(after.get("ringgate_tls_user_sessions"), 0)
+        self.assertIsNotNone(server.wait_for_log(r"handshake refused: reason=plain_http_on_tls status=400 peer="),
+                             server.stderr_tail())
 
     def test_tls11_client_refused(self):
         server = self.tls_server()
