@@ -339,7 +339,9 @@ void OutQueue::consume(ChunkPool& pool, std::size_t n) noexcept {
     head_->begin += take;
     n -= take;
     if (head_->size() != 0) {
-      if (take != 0) {  // a frame is half out: nothing may go before the rest of it
+      // A frame half out (by this send or an earlier one: a send taken back sent nothing, but the
+      // one before it may have stopped mid-frame): nothing may go before the rest of it.
+      if (head_->begin != 0) {
         locked_ = 1;
         locked_tail_ = head_;
         forget(head_);

@@ -281,3 +281,27 @@ TEST(OutQueueControl, ConsumedControlChunkIsForgotten) {
 
 }  // namespace
 }  // namespace ringgate::gateway
+
+namespace ringgate::gateway {
+namespace {
+
+TEST(OutQueueControl, ASendThatSentNothingKeepsAHalfSentFrameFirst) {
+  // A send stops mid-frame, the next send (of the rest and more) is taken back having sent
+  // nothing: the rest of the frame still goes before any control frame, and survives drop_unsent.
+  ChunkPool pool;
+  OutQueue q;
+  ASSERT_TRUE(q.write(pool, "FRAME-ONE", 9));
+  q.lock_head();
+  q.consume(pool, 3);
+  iovec iov[4];
+  ASSERT_EQ(q.fill_iov(iov, 4), 1u);
+  q.consume(pool, 0);  // taken back: nothing sent
+  q.drop_unsent(pool);
+  ASSERT_TRUE(q.write_control(pool, "PING", 4));
+  EXPECT_EQ(drain_all(q), "ME-ONEPING");
+  q.clear(pool);
+  EXPECT_EQ(pool.outstanding(), 0u);
+}
+
+}  // namespace
+}  // namespace ringgate::gateway
