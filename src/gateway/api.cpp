@@ -10,6 +10,7 @@
 #include "ringgate/gateway/demo_page.hpp"
 #include "ringgate/gateway/worker.hpp"
 #include "ringgate/http/request.hpp"
+#include "ringgate/http/upgrade.hpp"
 #include "user_data.hpp"
 
 namespace ringgate::gateway {
@@ -122,7 +123,8 @@ bool Worker::api_one(std::uint32_t index, Connection& conn) noexcept {
     api_respond(index, conn, status, error_body("bad_request", "malformed request"), false);
     return false;
   }
-  const bool keep = req.version_minor >= 1 && req.header("connection") != "close";
+  // "close" may be one token of several, on any of several Connection lines.
+  const bool keep = req.version_minor >= 1 && !http::has_token(req, "connection", "close");
   std::string_view path = req.target.substr(0, req.target.find('?'));
   if (path != "/publish") {
     api_respond(index, conn, 404, error_body("not_found"), false);
@@ -133,12 +135,18 @@ bool Worker::api_one(std::uint32_t index, Connection& conn) noexcept {
     return false;
   }
   std::uint64_t length = 0;
+  if (req.header_count_of("content-length") > 1) {
+    // Two lengths are a smuggling attempt or a broken client, not a missing length (RFC 9112 6.3).
+    api_respond(index, conn, 400, error_body("bad_request", "more than one Content-Length"), false);
+    return false;
+  }
   if (req.header_count_of("transfer-encoding") != 0 || req.header_count_of("content-length") != 1 ||
       !parse_length(req.header("content-length"), length)) {
     api_respond(index, conn, 411, error_body("bad_request", "Content-Length required"), false);
     return false;
   }
-  std::string_view auth = req.header("authorization");
+  // Exactly one Authorization line: with two, which one a proxy checked is anyone's guess.
+  std::string_view auth = req.header_count_of("authorization") == 1 ? req.header("authorization") : std::string_view();
   if (!auth.starts_with("Bearer ") || !token_equal(auth.substr(7), cfg_.api_token)) {
     api_respond(index, conn, 401, error_body("unauthorized"), false, "WWW-Authenticate: Bearer\r\n");
     return false;

@@ -52,6 +52,7 @@ void append_escaped(std::string& out, std::string_view s, std::size_t max) {
 
 // Receives the parser's events for the /echo route.
 struct EchoSink : ControlSink {
+  static constexpr std::uint64_t kCopyMessageBytes = 4096;  // assembled messages up to this are copied
 
   void on_data(ws::Opcode op, std::span<std::uint8_t> chunk, bool message_end) noexcept {
     if (conn.phase != Phase::open || failed) return;  // after our close: data is ignored
@@ -65,8 +66,10 @@ struct EchoSink : ControlSink {
       count_echo();
       return;
     }
-    // A message spanning buffers is assembled in a chunk with room for its header in front, and
-    // that chunk itself is queued when the message ends.
+    // A message spanning buffers (or frames) is assembled in a chunk with room for its header in
+    // front, and that chunk itself is queued when the message ends, unless the message is small:
+    // then it is copied into the queue's tail, so a flood of small fragmented messages shares
+    // chunks like any small writes instead of pinning a chunk per message.
     if (conn.in == nullptr) {
       conn.in = w.chunks_.get(kHeadroom + chunk.size());
       if (conn.in == nullptr) return fail();
@@ -79,12 +82,24 @@ struct EchoSink : ControlSink {
     c->end += std::uint32_t(chunk.size());
     if (!message_end) return;
     const std::uint64_t len = c->end - kHeadroom;
-    std::uint8_t header[ws::kMaxHeaderBytes];
-    std::size_t h = ws::write_header(header, op, true, len);
-    c->begin = std::uint32_t(kHeadroom - h);
-    std::memcpy(c->data + c->begin, header, h);
     conn.in = nullptr;
-    conn.out.append(c);
+    if (len <= kCopyMessageBytes) {
+      std::uint8_t* p = conn.out.reserve(w.chunks_, kHeadroom + len);
+      if (p == nullptr) {
+        w.chunks_.put(c);
+        return fail();
+      }
+      const std::size_t h = ws::write_header(p, op, true, len);
+      std::memcpy(p + h, c->data + kHeadroom, len);
+      conn.out.commit(h + len);
+      w.chunks_.put(c);
+    } else {
+      std::uint8_t header[ws::kMaxHeaderBytes];
+      const std::size_t h = ws::write_header(header, op, true, len);
+      c->begin = std::uint32_t(kHeadroom - h);
+      std::memcpy(c->data + c->begin, header, h);
+      conn.out.append(c);
+    }
     count_echo();
   }
 
@@ -165,14 +180,15 @@ std::size_t Worker::on_head_bytes(std::uint32_t index, Connection& conn, std::ui
   // Subprotocol hook: the first protocol in the client's list that the route supports; none is
   // also a valid answer (the client decides whether it can live without one).
   std::string_view protocol;
+  // Every Sec-WebSocket-Protocol line counts: the lines form one list (RFC 9110 5.3).
   if (conn.route == kRouteWs) {
-    if (!up.protocols.empty()) protocol = http::select_subprotocol(up.protocols, &kPubsubProtocol, 1);
+    if (!up.protocols.empty()) protocol = http::select_subprotocol(req, &kPubsubProtocol, 1);
   } else if (!up.protocols.empty() && !subprotocols_.empty()) {
-    protocol = http::select_subprotocol(up.protocols, subprotocols_.data(), subprotocols_.size());
+    protocol = http::select_subprotocol(req, subprotocols_.data(), subprotocols_.size());
   }
   // Extensions are parsed for the log and for permessage-deflate later; none is negotiated yet.
   if (!up.extensions.empty() &&
-      !http::parse_extensions(up.extensions, [](void*, const http::ExtensionOffer&) noexcept {}, nullptr)) {
+      !http::parse_extensions(req, [](void*, const http::ExtensionOffer&) noexcept {}, nullptr)) {
     RG_LOG_DEBUG("ignoring malformed Sec-WebSocket-Extensions: %.*s", int(up.extensions.size()),
                  up.extensions.data());
   }
@@ -210,6 +226,10 @@ void Worker::refuse(std::uint32_t index, Connection& conn, http::Reject why, con
     return;
   }
   conn.phase = Phase::linger;
+  // An HTTP/2 client reads HTTP_1_1_REQUIRED and then closes to retry over HTTP/1.1 (curl does);
+  // a FIN right behind the answer makes it give up with "Empty reply" instead, so for that one
+  // the peer closes first (or the close timeout does).
+  if (why == http::Reject::http2_preface) conn.flags3 |= kNoFin;
   wheel_.arm(conn.timer, now_ms_ + cfg_.close_timeout_ms);
   mark_dirty(index, conn);
   log_refusal(index, conn, why, req, raw_head);
@@ -218,8 +238,8 @@ void Worker::refuse(std::uint32_t index, Connection& conn, http::Reject why, con
 
 void Worker::refuse_redirect(std::uint32_t index, Connection& conn, const http::Request& req) noexcept {
   // 301 to the same host and path over https (the ELB set-up: port 80 only redirects). The host is
-  // the request's Host without its port; a missing or odd Host is a 400.
-  std::string_view host = req.header("host");
+  // the request's Host without its port; a missing, repeated (RFC 9112 3.2) or odd Host is a 400.
+  std::string_view host = req.header_count_of("host") == 1 ? req.header("host") : std::string_view();
   if (!host.empty() && host.front() == '[') {
     host = host.substr(0, host.find(']') + 1);
   } else {

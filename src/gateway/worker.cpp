@@ -403,7 +403,7 @@ void Worker::flush() noexcept {
     }
     if (conn.phase == Phase::finish) {
       teardown(index, conn);
-    } else if (conn.phase == Phase::linger && !(conn.flags & kShutdownSent)) {
+    } else if (conn.phase == Phase::linger && !(conn.flags & kShutdownSent) && !(conn.flags3 & kNoFin)) {
       // Our last bytes are out: send FIN, then read and discard until the peer closes, so
       // unread request bytes cannot turn our close into a reset that destroys the response.
       if (ring_.shutdown_write(conn.fd, ud(kShutdown, index))) {

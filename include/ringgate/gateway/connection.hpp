@@ -69,6 +69,7 @@ enum ConnFlag3More : std::uint8_t {
   kOversize = 1u << 4,    // /ws: the message being received is over the limit (discarded)
   kSlowClose = 1u << 5,   // a slow consumer's 4100 waits for its stuck send to be taken back
   kLogPending = 1u << 6,  // a refusal line waits for the peer's address: no send, no close yet
+  kNoFin = 1u << 7,       // linger without our FIN: the peer closes first (HTTP/2 clients retrying)
 };
 
 // What an upgraded connection speaks (Connection::route).
