@@ -416,8 +416,9 @@ void Worker::after_feed(std::uint32_t index, Connection& conn, std::uint32_t gen
     send_close(index, conn, r.close_code, r.reason, Phase::linger);
     return;
   }
-  if (queued_bytes(conn) > cfg_.max_outbound_bytes && !(conn.flags & kPaused) && conn.phase == Phase::open) {
-    // The peer sends (requests) faster than it reads: stop reading until its queue drains.
+  if (held_bytes(index, conn) > cfg_.max_outbound_bytes && !(conn.flags & kPaused) && conn.phase == Phase::open) {
+    // The peer sends (requests) faster than it reads, or than its publishes are answered: stop
+    // reading until its queue drains (maybe_resume).
     metrics_.backpressure_pauses.add();
     conn.flags |= kPaused;
     if (conn.flags & kRecvArmed) (void)ring_.cancel(ud(kRecv, index), ud(kCancel, index));

@@ -290,7 +290,18 @@ void Worker::client_pub(std::uint32_t index, Connection& conn, const pubsub::Req
   r->id = req.id;
   r->received_ns = monotonic_ns();
   metrics_.pubsub_published_ws.add();
+  // Publishes in flight count against the peer's --max-outbound-bytes like its queued replies: a
+  // client that publishes faster than the owner answers stops being read (after_feed).
+  ps_->conns[index].pub_bytes += r->cost();
   route_pub(r);
+}
+
+std::uint64_t Worker::held_bytes(std::uint32_t index, const Connection& conn) const noexcept {
+  std::uint64_t held = queued_bytes(conn);
+  if (conn.route == kRouteWs) {
+    if (auto it = ps_->conns.find(index); it != ps_->conns.end()) held += it->second.pub_bytes;
+  }
+  return held;
 }
 
 void Worker::on_pub_done(PubRequest* r) noexcept {
@@ -301,13 +312,16 @@ void Worker::on_pub_done(PubRequest* r) noexcept {
   std::unique_ptr<PubRequest> own(r);
   std::uint32_t index;
   Connection* conn = conn_of(r->conn, index);
-  if (conn == nullptr || conn->phase != Phase::open) return;
+  if (conn == nullptr) return;
+  if (auto it = ps_->conns.find(index); it != ps_->conns.end()) it->second.pub_bytes -= r->cost();
+  if (conn->phase != Phase::open) return;
   if (r->result != pubsub::PublishResult::ok) {
     send_err(index, *conn, true, r->id, pubsub::ErrorCode::unavailable, "broker unavailable");
-    return;
+  } else {
+    char buf[128];
+    send_json(index, *conn, buf, pubsub::encode_ack_pub(buf, sizeof buf, r->id, r->seq, r->delivered));
   }
-  char buf[128];
-  send_json(index, *conn, buf, pubsub::encode_ack_pub(buf, sizeof buf, r->id, r->seq, r->delivered));
+  maybe_resume(index, *conn);
 }
 
 void Worker::deliver_local(pubsub::SharedFrame* f, bool gap) noexcept {

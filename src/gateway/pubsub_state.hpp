@@ -50,6 +50,8 @@ struct SubRequest {
 };
 
 struct PubRequest {
+  // What a publish in flight holds: its copy of the data and topic, and the request itself.
+  std::uint64_t cost() const noexcept { return sizeof(PubRequest) + topic.size() + data.size(); }
   std::string topic, data;
   unsigned from = 0;
   std::uint64_t conn = 0;
@@ -94,6 +96,7 @@ struct ConnSubs {
   std::vector<ConnSub> topics;
   std::vector<std::uint64_t> gaps;  // topics with a gap to announce once the queue drains (drop policy)
   std::uint32_t pending = 0;        // subscriptions waiting for their owner's answer
+  std::uint64_t pub_bytes = 0;      // publishes the owner or broker has not answered (PubRequest::cost)
 };
 
 struct PubsubState {

@@ -471,7 +471,12 @@ void Worker::on_send(std::uint32_t index, Connection& conn, const net::Completio
   if (conn.flags3 & kSlowClose) finish_slow_close(index, conn);
   mark_dirty(index, conn);  // more to send, or a phase step (finish, linger) to take
   if ((conn.flags3 & kGapPending) && queued_bytes(conn) <= cfg_.max_outbound_bytes / 2) flush_gaps(index, conn);
-  if ((conn.flags & kPaused) && queued_bytes(conn) <= cfg_.max_outbound_bytes / 2 &&
+  maybe_resume(index, conn);
+}
+
+// A peer paused for holding too much (after_feed) is read again below half the limit.
+void Worker::maybe_resume(std::uint32_t index, Connection& conn) noexcept {
+  if ((conn.flags & kPaused) && held_bytes(index, conn) <= cfg_.max_outbound_bytes / 2 &&
       listeners_[conn.listener].spec.kind != ListenerKind::api) {  // (the API resumes in api_done)
     conn.flags &= std::uint8_t(~kPaused);
     if (!(conn.flags & kRecvArmed)) arm_recv(index, conn);

@@ -257,6 +257,9 @@ class Worker {
     return conn.tls == kTlsHandshake || conn.tls == kTlsSwitching || conn.tls == kTlsUser ? conn.ext->cipher : conn.out;
   }
   // Queued bytes plus a per-chunk overhead (OutQueue::footprint), compared with --max-outbound-bytes.
+  // queued_bytes() plus what the peer's publishes in flight hold (pubsub_conn.cpp).
+  std::uint64_t held_bytes(std::uint32_t index, const Connection& conn) const noexcept;
+  void maybe_resume(std::uint32_t index, Connection& conn) noexcept;
   std::uint64_t queued_bytes(const Connection& conn) const noexcept {
     return conn.out.footprint() + (conn.ext != nullptr ? conn.ext->cipher.footprint() : 0);
   }
