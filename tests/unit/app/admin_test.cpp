@@ -4,6 +4,7 @@
 // the old one-connection-at-a-time server missed each of them by seconds.
 #include "ringgate/app/admin.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -12,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <functional>
@@ -42,13 +44,21 @@ bool wait_until(const std::function<bool()>& done, int timeout_ms = 3000) {
   return true;
 }
 
-// A connected client socket; rcvbuf > 0 shrinks its receive buffer (a reader that never reads
-// then stalls the server's writes quickly).
+// A connected (blocking) client socket, or -1 after 2 s; rcvbuf > 0 shrinks its receive buffer (a
+// reader that never reads then stalls the server's writes quickly). The connect is bounded: a
+// server that does not accept fills its backlog, and the kernel's SYN retries take minutes.
 int dial(const net::SockAddr& a, int rcvbuf = 0) {
-  int fd = ::socket(a.storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = ::socket(a.storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return -1;
   if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-  if (::connect(fd, a.sa(), a.len) != 0) {
+  int err = ::connect(fd, a.sa(), a.len) == 0 ? 0 : errno;
+  if (err == EINPROGRESS) {
+    pollfd p{fd, POLLOUT, 0};
+    socklen_t len = sizeof err;
+    err = ::poll(&p, 1, 2000) == 1 ? 0 : ETIMEDOUT;
+    if (err == 0) getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+  }
+  if (err != 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
     ::close(fd);
     return -1;
   }
