@@ -214,6 +214,8 @@ void Worker::accept_upgrade(std::uint32_t index, Connection& conn, std::string_v
   arm_open_timer(index, conn);  // handshake deadline off; ping, idle and lifetime deadlines on
   metrics_.handshakes_completed.add();
   mark_dirty(index, conn);
+  // Upgraded while draining: the client learns at once to reconnect (to the process taking over).
+  if (draining_) send_close(index, conn, ws::close_code::going_away, "server shutting down", Phase::close_sent);
 }
 
 void Worker::refuse(std::uint32_t index, Connection& conn, http::Reject why, const http::Request* req,

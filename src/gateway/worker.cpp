@@ -663,7 +663,13 @@ void Worker::begin_drain() noexcept {
   std::uint64_t rank = 0;
   conns_.for_each([&](std::uint32_t index, Connection& conn) {
     if (conn.phase == Phase::handshake) {
-      teardown(index, conn);
+      // A request already on its way is answered (an upgrade then gets 1001 at once, see
+      // accept_upgrade), so a hand-over restart drops nobody who reached us; its handshake
+      // deadline and the drain deadline still bound it. An idle API keep-alive just closes.
+      if (listeners_[conn.listener].spec.kind == ListenerKind::api && conn.in == nullptr &&
+          !(conn.flags3 & kApiBusy)) {
+        teardown(index, conn);
+      }
     } else if (conn.phase == Phase::open) {
       if (cfg_.drain_window_ms == 0) {
         send_close(index, conn, ws::close_code::going_away, "server shutting down", Phase::close_sent);

@@ -228,12 +228,15 @@ class HandoverTest(rh.IntegrationCase):
                 ws.close()
         self.assertEqual(loop.count("refused"), 0, f"connections refused during the hand-over "
                                                     f"(of {len(loop.outcomes)} sessions)")
-        # Not asserted (yet): a session the old process had accepted but not upgraded when SIGTERM
-        # came is closed by its drain (a few in thousands); clients retry those like a 1001.
+        # Not asserted: the old process's drain now answers every request that reached it (an
+        # upgrade during the drain gets 1001 at once), but connections still in the kernel's accept
+        # queue when it closes its listener are reset by the kernel (about 1 in 40,000 sessions
+        # here) unless net.ipv4.tcp_migrate_req=1 moves them to the new listener
+        # (docs/operations.md), a host setting a test must not change.
         dropped = [o for o in loop.outcomes if o not in ("ok", "going_away", "refused")]
         if dropped:
-            print(f"\nhand-over: {len(dropped)} of {len(loop.outcomes)} sessions dropped by the old "
-                  f"process's drain: {dropped[:3]}", file=sys.stderr)
+            print(f"\nhand-over: {len(dropped)} of {len(loop.outcomes)} sessions reset in the old "
+                  f"process's accept queue: {dropped[:3]}", file=sys.stderr)
         self.assertIsNone(b.wait(0), "B stopped")
         self.check_only_server(b, port)
 
