@@ -312,8 +312,9 @@ void AdminServer::Loop::on_readable(std::uint32_t i, std::uint64_t now) noexcept
   const auto r = http::parse_request_head(std::string_view(c.head.get(), c.have), req, http::kDefaultHeadLimit);
   if (r.status != http::ParseStatus::need_more) return respond(i, req, r, now);
   // A peer that half-closes after a whole head is still answered (above); before one, there is
-  // nothing to answer.
-  if (eof) close_conn(i);
+  // nothing to answer. A full buffer is never need_more (the parser's contract); if it were, the
+  // level-triggered readiness would spin, so close rather than trust it.
+  if (eof || c.have == kHeadCap) close_conn(i);
 }
 
 void AdminServer::Loop::respond(std::uint32_t i, const http::Request& req, const http::ParseResult& r,

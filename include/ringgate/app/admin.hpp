@@ -8,10 +8,11 @@
 //   its head at once, so it is never the oldest); when every slot is writing a response, the new
 //   connection is closed at once. Accepting is never paused by a full table.
 // - Deadlines, not per-read timeouts: the whole head must arrive within head_timeout_ms of the
-//   accept, and the whole response must be taken within response_timeout_ms of being ready;
+//   accept (else closed silently, as nginx does), and the whole response must be taken within
+//   response_timeout_ms of being ready (else reset, so the kernel drops the unsent rest too);
 //   whatever the peer sends or reads in between does not extend them.
-// - Bounded memory: a head buffer of http::kDefaultHeadLimit (+1 to tell "too large") per slot, and
-//   one response per connection. One request per connection (Connection: close, as before), so
+// - Bounded memory: a head buffer of http::kDefaultHeadLimit (+1 to tell "too large": 431) per slot,
+//   and one response per connection. One request per connection (Connection: close, as before), so
 //   there is no pipelined input to bound.
 // Refusals and timeouts are counted and appended to /metrics as ringgate_admin_* families.
 #pragma once
