@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -36,6 +37,10 @@ T = 10.0
 TOPICS = ("soak.a", "soak.b", "soak.c")
 CHUNKS_SLACK = 64        # outbound chunks a quiet worker may keep (control frames, shared frames)
 RSS_TOLERANCE = 0.10
+# The RSS reaches its working size (allocator pages of every size class on every thread, topic
+# histories, session caches) only after a while: measured 22.9 MiB after a 12 s warm-up, then a
+# plateau of about 25 MiB whether the soak ran 60 s or 150 s. The baseline comes after this.
+WARM_UP_S = 30.0
 
 
 def sanitized(binary):
@@ -92,7 +97,9 @@ class Load:
 
     def fail(self, who, e):
         with self.lock:
-            self.errors.append(f"{who}: {type(e).__name__}: {e}")
+            where = traceback.extract_tb(e.__traceback__)[-3:]
+            self.errors.append(f"{who}: {type(e).__name__}: {e} at "
+                               + " <- ".join(f"{f.name}:{f.lineno}" for f in reversed(where)))
         self.stop.set()
 
 
@@ -261,21 +268,27 @@ def churn_client(load, port, seed):
 
 
 # -- attackers --------------------------------------------------------------------------------
-def attackers(load, server):
-    """One attack class at a time, round robin, each for a few seconds, then closed."""
+def attackers(load, server, seconds, warm_up):
+    """One attack class at a time, round robin, each for up to `seconds`, then closed. warm_up:
+    every class twice and at least WARM_UP_S in all, then stop the whole load."""
+    started = time.monotonic()
     plain, tls = server.port, server.tls_port
     makers = [
-        lambda: hc.PingFlood(plain, count=40000, duration=3.0),
-        lambda: hc.TinyFrameFlood(plain, count=40000, duration=3.0),
-        lambda: hc.SlowReader(plain, count=64, duration=3.0),
-        lambda: hc.SlowSubscriber(plain, topic="soak.attack", count=2000, duration=3.0),
-        lambda: hc.Slowloris(plain, hc.slow_head(), conns=20, interval=0.25, duration=3.0,
+        lambda: hc.PingFlood(plain, count=40000, duration=seconds),
+        lambda: hc.TinyFrameFlood(plain, count=40000, duration=seconds),
+        lambda: hc.SlowReader(plain, count=64, duration=seconds),
+        lambda: hc.SlowSubscriber(plain, topic="soak.attack", count=2000, duration=seconds),
+        lambda: hc.Slowloris(plain, hc.slow_head(), conns=20, interval=0.25, duration=seconds,
                              until_all_closed=False),
-        lambda: hc.Slowloris(tls, hc.client_hello(), conns=10, interval=0.25, duration=3.0,
+        lambda: hc.Slowloris(tls, hc.client_hello(), conns=10, interval=0.25, duration=seconds,
                              until_all_closed=False),
     ]
     i = 0
     while not load.stop.is_set():
+        if warm_up and i == 2 * len(makers):
+            load.stop.wait(max(0.0, started + WARM_UP_S - time.monotonic()))
+            load.stop.set()
+            break
         attack = makers[i % len(makers)]()
         i += 1
         with attack:
@@ -293,11 +306,13 @@ class SoakTest(rh.IntegrationCase):
         self.binary = rh.ringgate_bin()
         self.server = rh.start_server(self, "--workers", "2", "--client-publish", "on",
                                       "--listen-tls", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key,
-                                      "--handshake-timeout", "3", "--close-timeout", "2",
+                                      "--handshake-timeout", "5", "--close-timeout", "2",
                                       "--proxy-timeout", "3")
 
-    def run_load(self, seconds, with_attackers=True):
-        """Runs every client kind for `seconds`; returns the Load after all have stopped."""
+    def run_load(self, seconds, warm_up=False):
+        """Runs every client kind for `seconds` (warm_up: until each attack class ran twice and
+        WARM_UP_S passed: the RSS baseline needs the working size); returns the Load after all
+        have stopped."""
         load, port = Load(), self.server.port
         done = threading.Event()   # the steady subscribers stop after the publishers did
         steady = [run_thread(load, f"steady-{t}", lambda t=t: steady_subscriber(load, port, t, done))
@@ -309,8 +324,8 @@ class SoakTest(rh.IntegrationCase):
                     for i in range(2)]
         threads += [run_thread(load, "tls", lambda: tls_client(load, self.server.tls_port)),
                     run_thread(load, "churn", lambda: churn_client(load, port, 7))]
-        if with_attackers:
-            threads.append(run_thread(load, "attackers", lambda: attackers(load, self.server)))
+        threads.append(run_thread(load, "attackers", lambda: attackers(
+            load, self.server, 3.0, warm_up)))
         load.stop.wait(seconds)
         load.stop.set()
         for t in threads:
@@ -343,10 +358,11 @@ class SoakTest(rh.IntegrationCase):
 
     def test_soak(self):
         seconds = soak_seconds(self.binary)
-        # Warm-up: every client kind and attacker once, so allocator arenas, chunk pools, TLS
-        # session caches and kernel socket memory reach their working size; the baseline (RSS
-        # included) is taken after it, once everything has gone again.
-        self.run_load(min(8.0, seconds / 3))
+        # Warm-up: every client kind and every attack class twice, so allocator arenas, chunk
+        # pools, topic histories (the attack topic's too), TLS session caches and kernel socket
+        # memory reach their working size; the baseline (RSS included) is taken after it, once
+        # everything has gone again.
+        self.run_load(60, warm_up=True)
         rh.wait_until(lambda: Snapshot(self.server).connections == 0, 20, interval=0.25)
         base = Snapshot(self.server)
         self.assertEqual(base.connections, 0, f"warm-up left connections: {base}")
