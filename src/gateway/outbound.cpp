@@ -182,7 +182,7 @@ std::uint8_t* OutQueue::reserve(ChunkPool& pool, std::size_t n) noexcept {
 
 void OutQueue::commit(std::size_t n) noexcept {
   tail_->end += std::uint32_t(n);
-  bytes_ += std::uint32_t(n);
+  cost_ += std::uint32_t(n);
 }
 
 bool OutQueue::write(ChunkPool& pool, const void* data, std::size_t n) noexcept {
@@ -218,8 +218,7 @@ void OutQueue::append(Chunk* c) noexcept {
     head_ = c;
   }
   tail_ = c;
-  bytes_ += c->size();
-  ++chunks_;
+  cost_ += c->size() + kChunkOverhead;
 }
 
 bool OutQueue::append_ref(ChunkPool& pool, LocalFrame* lf) noexcept {
@@ -229,21 +228,28 @@ bool OutQueue::append_ref(ChunkPool& pool, LocalFrame* lf) noexcept {
   return true;
 }
 
+Chunk* OutQueue::first_unlocked() const noexcept {
+  Chunk* c = head_;
+  for (std::uint32_t i = 0; i < locked_ && c != nullptr; ++i) c = c->next;
+  return c;
+}
+
+Chunk* OutQueue::last_locked() const noexcept {
+  Chunk* c = locked_ != 0 ? head_ : nullptr;
+  for (std::uint32_t i = 1; i < locked_ && c != nullptr; ++i) c = c->next;
+  return c;
+}
+
 bool OutQueue::replace_ref(ChunkPool& pool, LocalFrame* lf) noexcept {
   // The newest queued frame of the topic is replaced, so what the peer sees stays in order:
   // older frames of the topic still queued, then the new one.
   Chunk* newest = nullptr;
-  std::uint32_t skip = locked_;
-  for (Chunk* c = head_; c != nullptr; c = c->next) {
-    if (skip > 0) {
-      --skip;
-      continue;
-    }
+  for (Chunk* c = first_unlocked(); c != nullptr; c = c->next) {
     if (c->is_ref() && c->begin == 0 && c->ref()->frame->topic_id == lf->frame->topic_id) newest = c;
   }
   if (newest == nullptr) return false;
   LocalFrame* old = newest->ref();
-  bytes_ = bytes_ - newest->size() + lf->frame->len;
+  cost_ = cost_ - newest->size() + lf->frame->len;
   newest->end = newest->cap = lf->frame->len;
   std::memcpy(newest->data, &lf, sizeof lf);
   ++lf->refs;
@@ -252,88 +258,100 @@ bool OutQueue::replace_ref(ChunkPool& pool, LocalFrame* lf) noexcept {
 }
 
 void OutQueue::drop_unsent(ChunkPool& pool) noexcept {
-  Chunk* c = locked_tail_ != nullptr ? locked_tail_->next : head_;
+  Chunk* keep_tail = last_locked();
+  Chunk* c = keep_tail != nullptr ? keep_tail->next : head_;
   while (c != nullptr) {
     Chunk* next = c->next;
-    bytes_ -= c->size();
-    --chunks_;
+    cost_ -= c->size() + kChunkOverhead;
     pool.put(c);
     c = next;
   }
-  if (locked_tail_ != nullptr) {
-    locked_tail_->next = nullptr;
+  if (keep_tail != nullptr) {
+    keep_tail->next = nullptr;
   } else {
     head_ = nullptr;
   }
-  tail_ = locked_tail_;
-  ctl_ = pong_ = nullptr;  // control chunks are never locked ones, so they went too
+  tail_ = keep_tail;
+}
+
+Chunk* OutQueue::control_run_end() const noexcept {
+  // Control chunks no send has taken sit right after the chunks a send holds (consume() keeps
+  // them there); frames go into the last of them.
+  Chunk* c = first_unlocked();
+  if (c == nullptr || !c->control) return nullptr;
+  while (c->next != nullptr && c->next->control) c = c->next;
+  return c;
 }
 
 bool OutQueue::write_control(ChunkPool& pool, const void* data, std::size_t n) noexcept {
-  if (ctl_ != nullptr && ctl_->room() >= n) {
-    std::memcpy(ctl_->data + ctl_->end, data, n);
-    ctl_->end += std::uint32_t(n);
-    bytes_ += std::uint32_t(n);
-    return true;
-  }
+  Chunk* last = control_run_end();
+  if (last == nullptr || last->room() < n) return insert_control(pool, last, data, n) != nullptr;
+  std::memcpy(last->data + last->end, data, n);
+  last->end += std::uint32_t(n);
+  cost_ += std::uint32_t(n);
+  return true;
+}
+
+Chunk* OutQueue::insert_control(ChunkPool& pool, Chunk* after, const void* data, std::size_t n) noexcept {
   Chunk* c = n <= ChunkPool::kSmallChunkBytes ? pool.get_small() : pool.get(n);
-  if (c == nullptr) return false;
+  if (c == nullptr) return nullptr;
   std::memcpy(c->data, data, n);
   c->end = std::uint32_t(n);
-  c->control = 1;
-  // After the newest control chunk no send has taken, else right after the chunks a send holds:
-  // behind every earlier control frame and the frame a send is in the middle of, ahead of data.
-  Chunk* prev = ctl_ != nullptr ? ctl_ : locked_tail_;
+  c->control = kControl;
+  // After the control chunks no send has taken, else right after the chunks a send holds (at most
+  // one sendmsg's worth to step over): behind every earlier control frame and the frame a send is
+  // in the middle of, ahead of data.
+  Chunk* prev = after != nullptr ? after : last_locked();
   Chunk*& slot = prev == nullptr ? head_ : prev->next;
   c->next = slot;
   slot = c;
   if (c->next == nullptr) tail_ = c;
-  ctl_ = c;
-  bytes_ += std::uint32_t(n);
-  ++chunks_;
-  return true;
+  cost_ += std::uint32_t(n) + kChunkOverhead;
+  return c;
 }
 
 bool OutQueue::write_pong(ChunkPool& pool, const void* frame, std::size_t n) noexcept {
-  if (pong_ != nullptr && pong_->end - pong_len_ + n <= pong_->cap) {
-    // Replace the queued pong in place; control frames after it in its chunk move with the end.
-    std::uint8_t* at = pong_->data + pong_at_;
-    std::memmove(at + n, at + pong_len_, pong_->end - pong_at_ - pong_len_);
-    std::memcpy(at, frame, n);
-    pong_->end = pong_->end - pong_len_ + std::uint32_t(n);
-    bytes_ = bytes_ - pong_len_ + std::uint32_t(n);
-    pong_len_ = std::uint32_t(n);
+  // The pending pong is the first frame of the first control chunk no send has taken (marked
+  // kControlPong). A server frame is unmasked and a control payload is under 126 bytes, so its
+  // length is 2 + the second byte.
+  Chunk* c = first_unlocked();
+  if (c != nullptr && !c->control) c = nullptr;
+  const std::uint32_t old = c != nullptr && c->control == kControlPong ? 2u + (c->data[1] & 0x7fu) : 0u;
+  if (c == nullptr || c->end - old + n > c->cap) {
+    // None, or no room: a chunk of its own at the front of the control chunks.
+    Chunk* own = insert_control(pool, nullptr, frame, n);
+    if (own == nullptr) return false;
+    own->control = kControlPong;
     return true;
   }
-  if (!write_control(pool, frame, n)) return false;
-  pong_ = ctl_;
-  pong_at_ = ctl_->end - std::uint32_t(n);
-  pong_len_ = std::uint32_t(n);
+  // Replace the queued pong, or put this one in front of the chunk's other control frames (the
+  // order of our pings and pongs does not matter to the peer).
+  std::memmove(c->data + n, c->data + old, c->end - old);
+  std::memcpy(c->data, frame, n);
+  c->end = c->end - old + std::uint32_t(n);
+  cost_ = cost_ - old + std::uint32_t(n);
+  c->control = kControlPong;
   return true;
 }
 
 std::size_t OutQueue::fill_iov(iovec* iov, std::size_t max_iov) noexcept {
   std::size_t n = 0;
   std::uint32_t chunks = 0;
-  Chunk* last = nullptr;
   for (Chunk* c = head_; c != nullptr && n < max_iov; c = c->next) {
     ++chunks;
-    last = c;
-    forget(c);
     if (c->size() == 0) continue;
     iov[n].iov_base = const_cast<std::uint8_t*>(c->bytes() + c->begin);
     iov[n].iov_len = c->size();
     ++n;
   }
   locked_ = chunks;
-  locked_tail_ = last;
   return n;
 }
 
 void OutQueue::consume(ChunkPool& pool, std::size_t n) noexcept {
-  bytes_ -= std::uint32_t(n);
+  std::uint32_t held = locked_;  // chunks the send held: control chunks among them it did not finish
+  cost_ -= std::uint32_t(n);
   locked_ = 0;
-  locked_tail_ = nullptr;
   while (head_ != nullptr) {
     std::uint32_t take = head_->size() < n ? head_->size() : std::uint32_t(n);
     head_->begin += take;
@@ -341,20 +359,42 @@ void OutQueue::consume(ChunkPool& pool, std::size_t n) noexcept {
     if (head_->size() != 0) {
       // A frame half out (by this send or an earlier one: a send taken back sent nothing, but the
       // one before it may have stopped mid-frame): nothing may go before the rest of it.
-      if (head_->begin != 0) {
-        locked_ = 1;
-        locked_tail_ = head_;
-        forget(head_);
-      }
+      if (head_->begin != 0) locked_ = 1;
       break;
     }
     // Drained chunks go back at once, so an idle connection holds no buffer.
     Chunk* done = head_;
     head_ = done->next;
     if (head_ == nullptr) tail_ = nullptr;
-    forget(done);
-    --chunks_;
+    if (held != 0) --held;
+    cost_ -= kChunkOverhead;
     pool.put(done);
+  }
+  hoist_control(held + 1);
+}
+
+void OutQueue::hoist_control(std::uint32_t span) noexcept {
+  // Control chunks among the next `span` unsent chunks (what a send held but did not finish, and
+  // the control chunk queued right behind it) move back to the front of what is unsent, in order,
+  // so they still go ahead of data and the next control frame finds them (control_run_end()).
+  Chunk* run = locked_ != 0 ? head_ : nullptr;  // the control run goes after this (nullptr: head)
+  Chunk* prev = run;
+  Chunk* c = prev != nullptr ? prev->next : head_;
+  for (std::uint32_t i = 0; i < span && c != nullptr; ++i) {
+    Chunk* next = c->next;
+    if (!c->control) {
+      prev = c;
+    } else if (prev == run) {
+      run = prev = c;  // already in place
+    } else {
+      prev->next = next;
+      if (tail_ == c) tail_ = prev;
+      Chunk*& slot = run == nullptr ? head_ : run->next;
+      c->next = slot;
+      slot = c;
+      run = c;
+    }
+    c = next;
   }
 }
 
@@ -364,9 +404,18 @@ void OutQueue::clear(ChunkPool& pool) noexcept {
     head_ = c->next;
     pool.put(c);
   }
-  tail_ = locked_tail_ = ctl_ = pong_ = nullptr;
-  bytes_ = chunks_ = 0;
+  tail_ = nullptr;
+  cost_ = 0;
   locked_ = 0;
+}
+
+OutQueue::Tally OutQueue::tally() const noexcept {
+  Tally t;
+  for (const Chunk* c = head_; c != nullptr; c = c->next) {
+    t.bytes += c->size();
+    ++t.chunks;
+  }
+  return t;
 }
 
 }  // namespace ringgate::gateway

@@ -246,7 +246,7 @@ void Worker::tls_input(std::uint32_t index, Connection& conn, std::uint8_t* data
 
 bool Worker::tls_encrypt(std::uint32_t index, Connection& conn) noexcept {
   tls::Session& s = *conn.ext->session;
-  while (!conn.out.empty() && conn.ext->cipher.bytes() < kCipherHighWater) {
+  while (!conn.out.empty() && conn.ext->cipher.footprint() < kCipherHighWater) {
     const Chunk* h = conn.out.head();
     const std::uint32_t n = h->size();
     if (n != 0 && !s.write(std::span<const std::uint8_t>(h->bytes() + h->begin, n))) {

@@ -383,7 +383,7 @@ void Worker::flush() noexcept {
     }
     // User-space TLS encrypts only while little ciphertext waits, so queued messages stay plain
     // frames (the slow-consumer policies can still drop or conflate them).
-    if (conn.tls == kTlsUser && !conn.out.empty() && conn.ext->cipher.bytes() < kCipherHighWater &&
+    if (conn.tls == kTlsUser && !conn.out.empty() && conn.ext->cipher.footprint() < kCipherHighWater &&
         !tls_encrypt(index, conn)) {
       continue;
     }

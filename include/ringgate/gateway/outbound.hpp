@@ -29,6 +29,7 @@ struct LocalFrame {
 
 inline constexpr std::uint16_t kRefChunk = 2;    // Chunk::pooled of a reference chunk
 inline constexpr std::uint16_t kSmallChunk = 3;  // Chunk::pooled of a small (control-frame) chunk
+inline constexpr std::uint16_t kControl = 1, kControlPong = 2;  // Chunk::control
 
 struct Chunk {
   Chunk* next;
@@ -36,7 +37,8 @@ struct Chunk {
   std::uint32_t end;    // one past the last byte written
   std::uint32_t cap;    // bytes available in data[]
   std::uint16_t pooled;  // 1 when it belongs to the standard-size pool, kRefChunk for a reference
-  std::uint16_t control; // 1 when it holds a control frame put ahead of queued data
+  std::uint16_t control; // kControl: control frames put ahead of queued data (kControlPong: the
+                         // first of them is a pong a newer one may replace)
   std::uint8_t data[];
 
   std::uint32_t size() const noexcept { return end - begin; }
@@ -92,10 +94,14 @@ class OutQueue {
   static constexpr std::uint32_t kChunkOverhead = 64;
 
   bool empty() const noexcept { return head_ == nullptr; }
-  std::uint32_t bytes() const noexcept { return bytes_; }
-  std::uint32_t chunks() const noexcept { return chunks_; }
-  // Bytes plus the per-chunk overhead: what --max-outbound-bytes is compared with.
-  std::uint64_t footprint() const noexcept { return std::uint64_t(bytes_) + std::uint64_t(chunks_) * kChunkOverhead; }
+  // What the queue holds: its unsent bytes plus kChunkOverhead per chunk. This is what
+  // --max-outbound-bytes is compared with (one counter: an idle Connection stays small).
+  std::uint32_t footprint() const noexcept { return cost_; }
+  // Unsent bytes and chunks, counted by walking the queue (tests, diagnostics).
+  struct Tally {
+    std::uint64_t bytes = 0, chunks = 0;
+  };
+  Tally tally() const noexcept;
 
   // Contiguous room for n bytes at the tail; commit(k <= n) makes them part of the queue.
   std::uint8_t* reserve(ChunkPool& pool, std::size_t n) noexcept;
@@ -115,10 +121,11 @@ class OutQueue {
   void drop_unsent(ChunkPool& pool) noexcept;
 
   // A control frame (ping, pong) jumps the queue: it goes right after the chunks a send has
-  // already taken (which the kernel may be transmitting) and after control frames queued before it
-  // (their order is kept), ahead of every queued data frame. Chunk boundaries are frame boundaries
-  // (a frame is always written whole into one chunk), so the frame never lands inside another.
-  // O(1): control frames share small chunks at a remembered insertion point; no walk.
+  // already taken (which the kernel may be transmitting) and after control frames queued before it,
+  // ahead of every queued data frame. Chunk boundaries are frame boundaries (a frame is always
+  // written whole into one chunk), so the frame never lands inside another. Control frames share
+  // small chunks kept right behind what a send holds, so inserting steps over at most that (one
+  // sendmsg's iovecs), never over queued data or earlier control frames.
   bool write_control(ChunkPool& pool, const void* data, std::size_t n) noexcept;
   // A pong (a complete frame) as a control frame, except that while an earlier pong is still
   // queued and no send has taken it, this one replaces it (RFC 6455 5.5.3: a pong may answer only
@@ -129,11 +136,7 @@ class OutQueue {
   // described are locked (write_control() stays behind them) until consume() releases them.
   std::size_t fill_iov(iovec* iov, std::size_t max_iov) noexcept;
   // The same for a plain send of the head chunk only.
-  void lock_head() noexcept {
-    locked_ = head_ != nullptr ? 1 : 0;
-    locked_tail_ = head_;
-    forget(head_);
-  }
+  void lock_head() noexcept { locked_ = head_ != nullptr ? 1 : 0; }
   const Chunk* head() const noexcept { return head_; }
   // Drops n sent bytes from the front, returning drained chunks to the pool. A partly sent head
   // chunk stays locked: the rest of its frame must leave before anything else.
@@ -141,19 +144,18 @@ class OutQueue {
   void clear(ChunkPool& pool) noexcept;
 
  private:
-  void forget(const Chunk* c) noexcept {  // c was taken by a send or left the queue
-    if (c == ctl_) ctl_ = nullptr;
-    if (c == pong_) pong_ = nullptr;
-  }
+  Chunk* insert_control(ChunkPool& pool, Chunk* after, const void* data, std::size_t n) noexcept;
+  Chunk* control_run_end() const noexcept;
+  void hoist_control(std::uint32_t span) noexcept;
+  // Walk at most the chunks one send holds (a sendmsg's iovecs): bounded, whatever the queue holds.
+  Chunk* first_unlocked() const noexcept;
+  Chunk* last_locked() const noexcept;
 
+  // Kept to 24 bytes: every Connection embeds one. Invariant: the control chunks no send has
+  // taken come right after the locked ones.
   Chunk* head_ = nullptr;
   Chunk* tail_ = nullptr;
-  Chunk* locked_tail_ = nullptr;  // the last chunk a send has taken (nullptr: none)
-  Chunk* ctl_ = nullptr;          // the newest control chunk no send has taken: control frames go here
-  Chunk* pong_ = nullptr;         // the chunk holding the pong no send has taken yet
-  std::uint32_t pong_at_ = 0, pong_len_ = 0;  // where that pong is in pong_
-  std::uint32_t bytes_ = 0;
-  std::uint32_t chunks_ = 0;
+  std::uint32_t cost_ = 0;    // footprint(): unsent bytes + kChunkOverhead per chunk
   std::uint32_t locked_ = 0;  // chunks at the head that a send has taken
 };
 

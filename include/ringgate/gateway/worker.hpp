@@ -256,10 +256,11 @@ class Worker {
   OutQueue& wire_queue(Connection& conn) noexcept {
     return conn.tls == kTlsHandshake || conn.tls == kTlsSwitching || conn.tls == kTlsUser ? conn.ext->cipher : conn.out;
   }
-  // Queued bytes plus a per-chunk overhead (OutQueue::footprint), compared with --max-outbound-bytes.
-  // queued_bytes() plus what the peer's publishes in flight hold (pubsub_conn.cpp).
+  // queued_bytes() plus what the peer's publishes in flight hold (pubsub_conn.cpp): what a peer
+  // makes us hold, compared with --max-outbound-bytes.
   std::uint64_t held_bytes(std::uint32_t index, const Connection& conn) const noexcept;
   void maybe_resume(std::uint32_t index, Connection& conn) noexcept;
+  // Queued bytes plus a per-chunk overhead (OutQueue::footprint), plain and TLS.
   std::uint64_t queued_bytes(const Connection& conn) const noexcept {
     return conn.out.footprint() + (conn.ext != nullptr ? conn.ext->cipher.footprint() : 0);
   }

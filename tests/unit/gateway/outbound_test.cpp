@@ -23,7 +23,7 @@ TEST(OutQueue, SmallWritesShareOneChunk) {
   EXPECT_TRUE(q.empty());
   ASSERT_TRUE(q.write(pool, "abc", 3));
   ASSERT_TRUE(q.write(pool, "def", 3));
-  EXPECT_EQ(q.bytes(), 6u);
+  EXPECT_EQ(q.tally().bytes, 6u);
   EXPECT_EQ(q.head()->next, nullptr) << "both writes fit one chunk: one send";
   EXPECT_EQ(drain_all(q), "abcdef");
   q.clear(pool);
@@ -37,7 +37,7 @@ TEST(OutQueue, PartialConsumeKeepsOrderAndReturnsChunks) {
   ASSERT_TRUE(q.write(pool, big.data(), big.size()));
   ASSERT_TRUE(q.write(pool, "0123456789ABCDEFGHIJ", 20));  // does not fit: second chunk
   ASSERT_NE(q.head()->next, nullptr);
-  EXPECT_EQ(q.bytes(), big.size() + 20);
+  EXPECT_EQ(q.tally().bytes, big.size() + 20);
   q.consume(pool, big.size() - 5);
   EXPECT_EQ(drain_all(q), "xxxxx0123456789ABCDEFGHIJ");
   q.consume(pool, 10);
@@ -45,7 +45,7 @@ TEST(OutQueue, PartialConsumeKeepsOrderAndReturnsChunks) {
   EXPECT_EQ(pool.outstanding(), 1u) << "the drained first chunk went back";
   q.consume(pool, 15);
   EXPECT_TRUE(q.empty());
-  EXPECT_EQ(q.bytes(), 0u);
+  EXPECT_EQ(q.tally().bytes, 0u);
   EXPECT_EQ(pool.outstanding(), 0u) << "an idle queue holds no chunk";
 }
 
@@ -114,7 +114,7 @@ TEST(OutQueueControl, JumpsAheadOfQueuedData) {
   ASSERT_TRUE(q.write(pool, "DATA2", 5));  // second chunk
   ASSERT_TRUE(q.write_control(pool, "PING", 4));
   EXPECT_EQ(drain_all(q).substr(0, 4), "PING") << "nothing was sent yet: the ping goes first";
-  EXPECT_EQ(q.bytes(), big.size() + 5 + 4);
+  EXPECT_EQ(q.tally().bytes, big.size() + 5 + 4);
   q.clear(pool);
 }
 
@@ -183,7 +183,7 @@ TEST(OutQueuePong, AQueuedPongIsReplacedByTheNewest) {
   ASSERT_TRUE(q.write(pool, "DATA", 4));
   for (char c : std::string("abcdefgh")) ASSERT_TRUE(q.write_pong(pool, pong(c).data(), 3));
   EXPECT_EQ(drain_all(q), pong('h') + "DATA") << "only the newest ping is answered";
-  EXPECT_EQ(q.bytes(), 3u + 4u);
+  EXPECT_EQ(q.tally().bytes, 3u + 4u);
   q.clear(pool);
 }
 
@@ -225,10 +225,11 @@ TEST(OutQueuePong, AFloodHoldsOneSmallChunk) {
     const std::string p = pong(char('a' + i % 26));
     ASSERT_TRUE(q.write_pong(pool, p.data(), p.size()));
   }
-  EXPECT_EQ(q.chunks(), 2u);
+  EXPECT_EQ(q.tally().chunks, 2u);
   EXPECT_EQ(pool.outstanding(), 2u);
-  EXPECT_EQ(q.bytes(), big.size() + 3);
+  EXPECT_EQ(q.tally().bytes, big.size() + 3);
   EXPECT_EQ(q.footprint(), big.size() + 3 + 2 * OutQueue::kChunkOverhead);
+  EXPECT_LE(sizeof(OutQueue), 24u) << "every Connection embeds one";
   q.clear(pool);
 }
 
@@ -242,7 +243,7 @@ TEST(OutQueueControl, ManyControlFramesShareSmallChunks) {
     ASSERT_TRUE(q.write_control(pool, &c, 1));
     want += c;
   }
-  EXPECT_LE(q.chunks(), 1u + 1000 / ChunkPool::kSmallChunkBytes + 1) << "no chunk per frame";
+  EXPECT_LE(q.tally().chunks, 1u + 1000 / ChunkPool::kSmallChunkBytes + 1) << "no chunk per frame";
   EXPECT_EQ(drain_all(q), want + "DATA") << "control frames keep their order across small chunks";
   q.clear(pool);
   EXPECT_EQ(pool.outstanding(), 0u);
@@ -256,8 +257,8 @@ TEST(OutQueueControl, DropUnsentKeepsWhatASendHolds) {
   ASSERT_TRUE(q.write(pool, std::string(ChunkPool::kChunkBytes, 'x').data(), ChunkPool::kChunkBytes));
   ASSERT_TRUE(q.write_pong(pool, pong('a').data(), 3));
   q.drop_unsent(pool);
-  EXPECT_EQ(q.bytes(), 4u);
-  EXPECT_EQ(q.chunks(), 1u);
+  EXPECT_EQ(q.tally().bytes, 4u);
+  EXPECT_EQ(q.tally().chunks, 1u);
   ASSERT_TRUE(q.write_pong(pool, pong('b').data(), 3));  // the dropped pong is not reused
   ASSERT_TRUE(q.write(pool, "CLOSE", 5));
   q.consume(pool, 4);
@@ -301,6 +302,83 @@ TEST(OutQueueControl, ASendThatSentNothingKeepsAHalfSentFrameFirst) {
   EXPECT_EQ(drain_all(q), "ME-ONEPING");
   q.clear(pool);
   EXPECT_EQ(pool.outstanding(), 0u);
+}
+
+}  // namespace
+}  // namespace ringgate::gateway
+
+namespace ringgate::gateway {
+namespace {
+
+TEST(OutQueueFootprint, IsBytesPlusOverheadPerChunkThroughEveryOperation) {
+  ChunkPool pool;
+  OutQueue q;
+  auto check = [&](const char* step) {
+    const OutQueue::Tally t = q.tally();
+    EXPECT_EQ(q.footprint(), t.bytes + t.chunks * OutQueue::kChunkOverhead) << step;
+  };
+  ASSERT_TRUE(q.write(pool, "DATA", 4));
+  check("write");
+  ASSERT_TRUE(q.write_pong(pool, pong('a').data(), 3));
+  check("pong");
+  ASSERT_TRUE(q.write_control(pool, "\x89\x00", 2));
+  check("ping");
+  const std::string longer = std::string("\x8a\x04", 2) + "abcd";
+  ASSERT_TRUE(q.write_pong(pool, longer.data(), longer.size()));
+  check("pong replaced");
+  std::string big(ChunkPool::kChunkBytes, 'x');
+  ASSERT_TRUE(q.write_stream(pool, big.data(), big.size()));
+  check("stream");
+  iovec iov[2];
+  ASSERT_EQ(q.fill_iov(iov, 2), 2u);
+  q.consume(pool, 5);
+  check("partial consume");
+  ASSERT_TRUE(q.write_pong(pool, pong('b').data(), 3));
+  check("pong behind a half-sent chunk");
+  q.drop_unsent(pool);
+  check("drop_unsent");
+  q.clear(pool);
+  check("clear");
+  EXPECT_EQ(pool.outstanding(), 0u);
+}
+
+}  // namespace
+}  // namespace ringgate::gateway
+
+namespace ringgate::gateway {
+namespace {
+
+TEST(OutQueueControl, AControlChunkQueuedBehindASendMovesUpWhenTheSendStopsEarly) {
+  // A send holds A and B; a pong is queued behind them; the send ends inside A. B is unsent data
+  // again, so the pong must move back in front of it, and the next pong must replace it.
+  ChunkPool pool;
+  OutQueue q;
+  std::string a(ChunkPool::kChunkBytes, 'a');
+  ASSERT_TRUE(q.write(pool, a.data(), a.size()));
+  ASSERT_TRUE(q.write(pool, "BBBB", 4));
+  iovec iov[4];
+  ASSERT_EQ(q.fill_iov(iov, 4), 2u);
+  ASSERT_TRUE(q.write_pong(pool, pong('a').data(), 3));
+  q.consume(pool, 10);
+  ASSERT_TRUE(q.write_pong(pool, pong('b').data(), 3));
+  EXPECT_EQ(drain_all(q), a.substr(10) + pong('b') + "BBBB");
+  EXPECT_EQ(q.tally().chunks, 3u) << "the second pong replaced the first";
+  q.clear(pool);
+  EXPECT_EQ(pool.outstanding(), 0u);
+}
+
+TEST(OutQueueControl, ControlChunksASendDidNotFinishGoBackInOrder) {
+  ChunkPool pool;
+  OutQueue q;
+  ASSERT_TRUE(q.write_control(pool, "P1", 2));
+  ASSERT_TRUE(q.write(pool, "DATA", 4));
+  iovec iov[4];
+  ASSERT_EQ(q.fill_iov(iov, 4), 2u);  // the send holds P1 and DATA
+  ASSERT_TRUE(q.write_control(pool, "P2", 2));
+  q.consume(pool, 0);  // taken back
+  ASSERT_TRUE(q.write_control(pool, "P3", 2));
+  EXPECT_EQ(drain_all(q), "P1P2P3DATA");
+  q.clear(pool);
 }
 
 }  // namespace

@@ -127,7 +127,7 @@ TEST(OutboundRefs, FillIovOverMixedCopyAndReferenceChunks) {
   ASSERT_TRUE(q.append_ref(pool, lf2));
   ASSERT_TRUE(q.append_ref(pool, lf1));  // the same frame twice in one queue
   const std::string want = std::string("AAA") + p1.bytes() + "BBC" + p2.bytes() + p1.bytes();
-  EXPECT_EQ(q.bytes(), want.size());
+  EXPECT_EQ(q.tally().bytes, want.size());
   EXPECT_EQ(chunk_count(q), 5u);
   EXPECT_EQ(lf1->refs, 3u);
   std::size_t iovs = 0;
@@ -140,7 +140,7 @@ TEST(OutboundRefs, FillIovOverMixedCopyAndReferenceChunks) {
   EXPECT_EQ(iov[1].iov_len, p1.f->len);
   q.consume(pool, want.size());
   EXPECT_TRUE(q.empty());
-  EXPECT_EQ(q.bytes(), 0u);
+  EXPECT_EQ(q.tally().bytes, 0u);
   pool.release_local(lf1);
   pool.release_local(lf2);
   EXPECT_EQ(pool.outstanding(), 0u);
@@ -160,14 +160,14 @@ TEST(OutboundRefs, ConsumeAcrossAReferenceChunkBoundary) {
   const std::string all = std::string("head") + p1.bytes() + p2.bytes();
   ASSERT_EQ(drain_all(q), all);
   q.consume(pool, 4 + 5);  // the copy chunk and 5 bytes into frame 1
-  EXPECT_EQ(q.bytes(), all.size() - 9);
+  EXPECT_EQ(q.tally().bytes, all.size() - 9);
   EXPECT_EQ(drain_all(q), all.substr(9));
   EXPECT_EQ(p1.shared_refs(), 2u) << "frame 1 is half sent: still held";
   q.consume(pool, p1.f->len - 5 + 3);  // the rest of frame 1 and 3 bytes of frame 2
   EXPECT_EQ(p1.shared_refs(), 1u) << "frame 1 fully sent: its chunk went back and released it";
   EXPECT_EQ(p2.shared_refs(), 2u);
   EXPECT_EQ(drain_all(q), p2.bytes().substr(3));
-  EXPECT_EQ(q.bytes(), p2.f->len - 3);
+  EXPECT_EQ(q.tally().bytes, p2.f->len - 3);
   q.consume(pool, p2.f->len - 3);
   EXPECT_TRUE(q.empty());
   EXPECT_EQ(p2.shared_refs(), 1u);
@@ -187,22 +187,22 @@ TEST(OutboundRefs, ReplaceRefReplacesTheNewestUnsentFrameOfTheTopic) {
   ASSERT_TRUE(q.append_ref(pool, la2));
   ASSERT_TRUE(q.write(pool, "copy", 4));
   pool.release_local(la2);  // only the queue holds a2 now
-  const std::uint32_t before = q.bytes();
+  const std::uint64_t before = q.tally().bytes;
   ASSERT_TRUE(q.replace_ref(pool, la3));
   EXPECT_EQ(a2.shared_refs(), 1u) << "the replaced frame was released";
   EXPECT_EQ(a1.shared_refs(), 2u) << "the older frame of the topic stays";
   EXPECT_EQ(la3->refs, 2u) << "the fan-out hold + the queue's";
-  EXPECT_EQ(q.bytes(), before - a2.f->len + a3.f->len);
+  EXPECT_EQ(q.tally().bytes, before - a2.f->len + a3.f->len);
   EXPECT_EQ(chunk_count(q), 4u) << "replaced in place, not appended";
   EXPECT_EQ(peek(q), a1.bytes() + b1.bytes() + a3.bytes() + "copy")
       << "older frames of the topic, then the new one, in the old one's place";
   // A topic with nothing queued: false, nothing changes.
   Probe c1(3, 5);
   LocalFrame* lc1 = pool.local_frame(c1.f);
-  const std::uint32_t bytes_now = q.bytes();
+  const std::uint64_t bytes_now = q.tally().bytes;
   EXPECT_FALSE(q.replace_ref(pool, lc1));
   EXPECT_EQ(lc1->refs, 1u) << "a failed replace takes no reference";
-  EXPECT_EQ(q.bytes(), bytes_now);
+  EXPECT_EQ(q.tally().bytes, bytes_now);
   EXPECT_EQ(drain_all(q), a1.bytes() + b1.bytes() + a3.bytes() + "copy");
   q.clear(pool);
   for (LocalFrame* lf : {la1, lb1, la3, lc1}) pool.release_local(lf);
@@ -274,7 +274,7 @@ TEST(OutboundRefs, ReplaceRefNeverTouchesAPartlySentFrame) {
   q.consume(pool, 0);  // a zero-byte completion: still partly sent (begin > 0), no longer locked
   EXPECT_FALSE(q.replace_ref(pool, la2)) << "begin > 0 is never replaced, locked or not";
   q.clear(pool);
-  EXPECT_EQ(q.bytes(), 0u);
+  EXPECT_EQ(q.tally().bytes, 0u);
   pool.release_local(la1);
   pool.release_local(la2);
   EXPECT_EQ(pool.outstanding(), 0u);
@@ -294,7 +294,7 @@ TEST(OutboundRefs, ReplaceRefOfTheSameTopicRepeatedlyKeepsOneQueued) {
     pool.release_local(lf);  // fan-out done for this message
   }
   EXPECT_EQ(chunk_count(q), 1u);
-  EXPECT_EQ(q.bytes(), probes.back()->f->len);
+  EXPECT_EQ(q.tally().bytes, probes.back()->f->len);
   EXPECT_EQ(peek(q), probes.back()->bytes());
   for (std::size_t i = 0; i + 1 < probes.size(); ++i) EXPECT_EQ(probes[i]->shared_refs(), 1u) << "seq " << i + 1;
   EXPECT_EQ(probes.back()->shared_refs(), 2u);
@@ -321,7 +321,7 @@ TEST(OutboundRefs, DropUnsentKeepsLockedChunksAndReleasesTheRest) {
   EXPECT_EQ(p2.shared_refs(), 1u) << "unsent: released";
   EXPECT_EQ(p3.shared_refs(), 1u) << "unsent: released";
   EXPECT_EQ(p1.shared_refs(), 2u) << "locked: kept, the kernel may be reading it";
-  EXPECT_EQ(q.bytes(), p1.f->len + 3);
+  EXPECT_EQ(q.tally().bytes, p1.f->len + 3);
   EXPECT_EQ(chunk_count(q), 2u);
   EXPECT_EQ(peek(q), p1.bytes() + "xyz");
   // The tail is right: a later write lands after the kept chunks.
@@ -349,7 +349,7 @@ TEST(OutboundRefs, DropUnsentKeepsAPartlySentHead) {
   q.drop_unsent(pool);
   EXPECT_EQ(p2.shared_refs(), 1u);
   EXPECT_EQ(p1.shared_refs(), 2u);
-  EXPECT_EQ(q.bytes(), p1.f->len - 7);
+  EXPECT_EQ(q.tally().bytes, p1.f->len - 7);
   EXPECT_EQ(drain_all(q), p1.bytes().substr(7)) << "the rest of the half-sent frame still goes out";
   q.consume(pool, p1.f->len - 7);
   EXPECT_TRUE(q.empty());
@@ -368,7 +368,7 @@ TEST(OutboundRefs, DropUnsentWithNothingLockedEmptiesTheQueue) {
   q.drop_unsent(pool);
   EXPECT_TRUE(q.empty());
   EXPECT_EQ(q.head(), nullptr);
-  EXPECT_EQ(q.bytes(), 0u);
+  EXPECT_EQ(q.tally().bytes, 0u);
   EXPECT_EQ(p1.shared_refs(), 1u);
   EXPECT_EQ(pool.outstanding(), 0u);
   ASSERT_TRUE(q.write(pool, "again", 5));  // usable afterwards
@@ -400,7 +400,7 @@ TEST(OutboundRefs, ClearReleasesEveryReferenceAcrossQueues) {
   EXPECT_EQ(p1.shared_refs(), 2u);
   EXPECT_EQ(p2.shared_refs(), 2u);
   EXPECT_TRUE(q2.empty());
-  EXPECT_EQ(q2.bytes(), 0u);
+  EXPECT_EQ(q2.tally().bytes, 0u);
   q3.clear(pool);  // the last holder of both
   EXPECT_EQ(p1.shared_refs(), 1u);
   EXPECT_EQ(p2.shared_refs(), 1u);
