@@ -148,27 +148,8 @@ class FrameReader:
         self.eof = False
 
     def _parse(self):
-        buf, p = self.buf, self.pos
-        if len(buf) - p < 2:
-            return None
-        b0, b1 = buf[p], buf[p + 1]
-        n, h = b1 & 0x7F, 2
-        if n == 126:
-            if len(buf) - p < 4:
-                return None
-            (n,), h = struct.unpack_from("!H", buf, p + 2), 4
-        elif n == 127:
-            if len(buf) - p < 10:
-                return None
-            (n,), h = struct.unpack_from("!Q", buf, p + 2), 10
-        if len(buf) - p < h + n:
-            return None
-        payload = bytes(buf[p + h:p + h + n])
-        self.pos = p + h + n
-        if self.pos > (1 << 20):
-            del self.buf[:self.pos]
-            self.pos = 0
-        return bool(b0 & 0x80), b0 & 0x0F, payload
+        frame, self.pos = rh.parse_server_frame(self.buf, self.pos)
+        return frame
 
     def next(self, deadline):
         """(fin, opcode, payload); None on timeout; raises EOFError on EOF/reset."""

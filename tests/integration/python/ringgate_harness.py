@@ -544,6 +544,35 @@ def fast_mask(payload, key):
     return (int.from_bytes(payload, "little") ^ int.from_bytes(k, "little")).to_bytes(n, "little")
 
 
+def parse_server_frame(buf, pos):
+    """One complete server frame from bytearray `buf` at `pos`: ((fin, opcode, payload), new_pos),
+    or (None, pos) when it is not all there. Consumed bytes are dropped from `buf` past 1 MiB (the
+    position then restarts at 0), so reading a long stream stays linear."""
+    p = pos
+    if len(buf) - p < 2:
+        return None, pos
+    b0, b1 = buf[p], buf[p + 1]
+    if b1 & 0x80:
+        raise AssertionError("server frame is masked")
+    n, h = b1 & 0x7F, 2
+    if n == 126:
+        if len(buf) - p < 4:
+            return None, pos
+        (n,), h = struct.unpack_from("!H", buf, p + 2), 4
+    elif n == 127:
+        if len(buf) - p < 10:
+            return None, pos
+        (n,), h = struct.unpack_from("!Q", buf, p + 2), 10
+    if len(buf) - p < h + n:
+        return None, pos
+    payload = bytes(buf[p + h:p + h + n])
+    p += h + n
+    if p > (1 << 20):
+        del buf[:p]
+        p = 0
+    return (bool(b0 & 0x80), b0 & 0x0F, payload), p
+
+
 class PubSubClient:
     """A blocking client for the pub/sub protocol on a plain socket. Frames are parsed only once
     complete, so a timed-out read never loses bytes; pings are answered with pongs; server frames
@@ -611,29 +640,8 @@ class PubSubClient:
     # -- receiving ---------------------------------------------------------------------------
     def _parse(self):
         """One complete frame (fin, opcode, payload) from the buffer, or None."""
-        buf, p = self.buf, self.pos
-        if len(buf) - p < 2:
-            return None
-        b0, b1 = buf[p], buf[p + 1]
-        if b1 & 0x80:
-            raise AssertionError("server frame is masked")
-        n, h = b1 & 0x7F, 2
-        if n == 126:
-            if len(buf) - p < 4:
-                return None
-            (n,), h = struct.unpack_from("!H", buf, p + 2), 4
-        elif n == 127:
-            if len(buf) - p < 10:
-                return None
-            (n,), h = struct.unpack_from("!Q", buf, p + 2), 10
-        if len(buf) - p < h + n:
-            return None
-        payload = bytes(buf[p + h:p + h + n])
-        self.pos = p + h + n
-        if self.pos > (1 << 20):
-            del self.buf[:self.pos]
-            self.pos = 0
-        return bool(b0 & 0x80), b0 & 0x0F, payload
+        frame, self.pos = parse_server_frame(self.buf, self.pos)
+        return frame
 
     def _fill(self, deadline):
         """Reads more bytes; False when `deadline` passed first. Raises WsClosed on EOF/reset."""
