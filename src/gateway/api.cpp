@@ -220,6 +220,7 @@ void Worker::api_done(PubRequest* r) noexcept {
 
 void Worker::api_respond(std::uint32_t index, Connection& conn, int status, std::string_view body, bool keep_alive,
                          std::string_view extra_headers) noexcept {
+  keep_alive = keep_alive && !draining_;  // a draining gateway ends each connection after its answer
   std::string head = "HTTP/1.1 " + std::to_string(status) + " ";
   head.append(status_text(status));
   head += "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";

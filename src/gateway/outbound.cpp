@@ -380,7 +380,8 @@ void OutQueue::hoist_control(std::uint32_t span) noexcept {
   Chunk* run = locked_ != 0 ? head_ : nullptr;  // the control run goes after this (nullptr: head)
   Chunk* prev = run;
   Chunk* c = prev != nullptr ? prev->next : head_;
-  for (std::uint32_t i = 0; i < span && c != nullptr; ++i) {
+  // Past the span, a run of control chunks still belongs to the group (a full one makes another).
+  for (std::uint32_t i = 0; c != nullptr && (i < span || c->control); ++i) {
     Chunk* next = c->next;
     if (!c->control) {
       prev = c;

@@ -314,13 +314,15 @@ void Worker::on_pub_done(PubRequest* r) noexcept {
   Connection* conn = conn_of(r->conn, index);
   if (conn == nullptr) return;
   if (auto it = ps_->conns.find(index); it != ps_->conns.end()) it->second.pub_bytes -= r->cost();
-  if (conn->phase != Phase::open) return;
-  if (r->result != pubsub::PublishResult::ok) {
-    send_err(index, *conn, true, r->id, pubsub::ErrorCode::unavailable, "broker unavailable");
-  } else {
-    char buf[128];
-    send_json(index, *conn, buf, pubsub::encode_ack_pub(buf, sizeof buf, r->id, r->seq, r->delivered));
+  if (conn->phase == Phase::open) {
+    if (r->result != pubsub::PublishResult::ok) {
+      send_err(index, *conn, true, r->id, pubsub::ErrorCode::unavailable, "broker unavailable");
+    } else {
+      char buf[128];
+      send_json(index, *conn, buf, pubsub::encode_ack_pub(buf, sizeof buf, r->id, r->seq, r->delivered));
+    }
   }
+  // Also after our close: a peer paused for its publishes must be read again to finish the close.
   maybe_resume(index, *conn);
 }
 
@@ -423,9 +425,10 @@ void Worker::slow_close(std::uint32_t index, Connection& conn) noexcept {
 // and queue the 4100.
 void Worker::finish_slow_close(std::uint32_t index, Connection& conn) noexcept {
   conn.flags3 &= std::uint8_t(~kSlowClose);
-  if (conn.phase != Phase::close_sent) return;  // the peer closed meanwhile
+  if (conn.phase != Phase::close_sent && conn.phase != Phase::finish) return;
   conn.out.drop_unsent(chunks_);
-  send_close(index, conn, kCloseSlowConsumer, "slow consumer", Phase::close_sent);
+  // If the peer's close came meanwhile (finish), ours still answers it, and then we close.
+  send_close(index, conn, kCloseSlowConsumer, "slow consumer", conn.phase);
 }
 
 void Worker::flush_gaps(std::uint32_t index, Connection& conn) noexcept {

@@ -202,7 +202,12 @@ void Worker::tls_input(std::uint32_t index, Connection& conn, std::uint8_t* data
   if (!conn.ext->fed) {
     conn.ext->fed = true;
     const std::string_view first(reinterpret_cast<const char*>(data), len);
-    if (conn.tls == kTlsHandshake && http::looks_like_plain_http(first)) return refuse_plain_http(index, conn, first);
+    // A TLS record starts with a content type (0x14-0x18): a first byte that is a capital letter
+    // is an HTTP method, even when the segment is too short for looks_like_plain_http to tell.
+    const bool letter = len != 0 && data[0] >= 'A' && data[0] <= 'Z';
+    if (conn.tls == kTlsHandshake && (http::looks_like_plain_http(first) || (letter && len < 4))) {
+      return refuse_plain_http(index, conn, first);
+    }
   }
   tls::Session& s = *conn.ext->session;
   s.feed(std::span<const std::uint8_t>(data, len));

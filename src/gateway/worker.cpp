@@ -476,6 +476,7 @@ void Worker::on_send(std::uint32_t index, Connection& conn, const net::Completio
 
 // A peer paused for holding too much (after_feed) is read again below half the limit.
 void Worker::maybe_resume(std::uint32_t index, Connection& conn) noexcept {
+  if (conn.phase == Phase::teardown) return;  // (a reply that ran out of memory tore it down)
   if ((conn.flags & kPaused) && held_bytes(index, conn) <= cfg_.max_outbound_bytes / 2 &&
       listeners_[conn.listener].spec.kind != ListenerKind::api) {  // (the API resumes in api_done)
     conn.flags &= std::uint8_t(~kPaused);
@@ -666,9 +667,13 @@ void Worker::begin_drain() noexcept {
       // A request already on its way is answered (an upgrade then gets 1001 at once, see
       // accept_upgrade), so a hand-over restart drops nobody who reached us; its handshake
       // deadline and the drain deadline still bound it. An idle API keep-alive just closes.
-      if (listeners_[conn.listener].spec.kind == ListenerKind::api && conn.in == nullptr &&
-          !(conn.flags3 & kApiBusy)) {
+      const bool nothing_yet = conn.in == nullptr || conn.in->end == 0;
+      if (listeners_[conn.listener].spec.kind == ListenerKind::api && nothing_yet && !(conn.flags3 & kApiBusy)) {
         teardown(index, conn);
+      } else if (nothing_yet && !(conn.flags2 & kProxyPending) && conn.tls == kTlsNone) {
+        // Connected but silent (a browser's preconnect, say): a request sent with the connect has
+        // a second to arrive, so one idle socket does not hold the drain to its deadline.
+        wheel_.arm(conn.timer, std::min(now_ms_ + 1000, drain_deadline_ms_));
       }
     } else if (conn.phase == Phase::open) {
       if (cfg_.drain_window_ms == 0) {

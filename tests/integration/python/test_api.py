@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -80,6 +81,22 @@ class ApiTest(PubSubCase):
             resp = api.publish(TOKEN, "ka", '{"n":%d}' % seq)
             self.assertJsonBody(resp, 200, {"delivered": 0, "seq": seq})
             self.assertNotIn("close", [v.lower() for v in resp.header("Connection")])
+
+    def test_drain_ends_keep_alive_connections_at_once(self):
+        # A keep-alive connection that has served requests is idle between them: SIGTERM closes it
+        # at once rather than at the drain deadline (so a publisher's pool moves on), and the
+        # process exits long before --drain-timeout (10 s here).
+        server = rh.start_server(self, "--api", "127.0.0.1:0", "--api-token", TOKEN, "--drain-timeout", "10")
+        api = rh.ApiClient(server.api_port)
+        self.addCleanup(api.close)
+        for seq in (1, 2):
+            self.assertJsonBody(api.publish(TOKEN, "drain", '{"n":%d}' % seq), 200, {"delivered": 0, "seq": seq})
+        t0 = time.monotonic()
+        server.signal(signal.SIGTERM)
+        self.assertEqual(server.wait(5), 0)
+        self.assertLess(time.monotonic() - t0, 3, "an idle keep-alive connection held the drain")
+        closed, _ = rh.read_until_eof(api.sock, timeout=1)
+        self.assertTrue(closed)
 
     def test_pipelining_beyond_the_buffer_limit(self):
         """2000 pipelined requests (~250 KB, over the per-connection request buffer) on one

@@ -383,3 +383,37 @@ TEST(OutQueueControl, ControlChunksASendDidNotFinishGoBackInOrder) {
 
 }  // namespace
 }  // namespace ringgate::gateway
+
+namespace ringgate::gateway {
+namespace {
+
+TEST(OutQueueControl, EveryControlChunkBehindATakenBackSendMovesUp) {
+  // The control frames queued behind a stuck send fill more than one small chunk; the send is
+  // taken back: all of them go back in front of the data, in order.
+  ChunkPool pool;
+  OutQueue q;
+  ASSERT_TRUE(q.write(pool, "D1", 2));
+  iovec iov[4];
+  ASSERT_EQ(q.fill_iov(iov, 4), 1u);
+  std::string pings;
+  for (int i = 0; i < 150; ++i) {
+    ASSERT_TRUE(q.write_control(pool, "\x89\x00", 2));
+    pings += std::string("\x89\x00", 2);
+  }
+  ASSERT_TRUE(q.write_pong(pool, pong('a').data(), 3));
+  std::string big(ChunkPool::kChunkBytes, 'x');
+  ASSERT_TRUE(q.write(pool, big.data(), big.size()));  // D2, its own chunk
+  q.consume(pool, 0);
+  ASSERT_TRUE(q.write_pong(pool, pong('b').data(), 3));
+  const std::string out = drain_all(q);
+  const std::size_t d1 = out.find("D1");
+  ASSERT_NE(d1, std::string::npos);
+  EXPECT_EQ(out.substr(d1), "D1" + big) << "data after every control frame";
+  EXPECT_EQ(out.size() - 2 - big.size(), pings.size() + 3) << "one pong: the second replaced the first";
+  EXPECT_NE(out.substr(0, d1).find(pong('b')), std::string::npos);
+  q.clear(pool);
+  EXPECT_EQ(pool.outstanding(), 0u);
+}
+
+}  // namespace
+}  // namespace ringgate::gateway
