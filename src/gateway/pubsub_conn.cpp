@@ -407,8 +407,8 @@ void Worker::slow_close(std::uint32_t index, Connection& conn) noexcept {
   // What the peer has not taken is dropped (memory stays bounded), and the close jumps what is
   // left: it ends the stream anyway. A send the kernel is stuck on (the peer's window is shut) is
   // taken back, since on a stream socket a send that has not completed has sent nothing; the close
-  // then follows at most the rest of a half-sent frame. (User-space TLS records cannot be taken
-  // back: there the close waits behind the ciphertext, at most kCipherHighWater.)
+  // then follows at most the rest of a chunk a send left half out. (User-space TLS records cannot
+  // be taken back: there the close waits behind the ciphertext, at most kCipherHighWater.)
   conn.out.drop_unsent(chunks_);
   if ((conn.flags & kSendInFlight) && &wire_queue(conn) == &conn.out) {
     conn.flags3 |= kSlowClose;
@@ -421,7 +421,7 @@ void Worker::slow_close(std::uint32_t index, Connection& conn) noexcept {
   send_close(index, conn, kCloseSlowConsumer, "slow consumer", Phase::close_sent);
 }
 
-// The stuck send came back (taken back, or completed): drop what it held beyond a half-sent frame
+// The stuck send came back (taken back, or completed): drop what it held beyond a half-sent chunk
 // and queue the 4100.
 void Worker::finish_slow_close(std::uint32_t index, Connection& conn) noexcept {
   conn.flags3 &= std::uint8_t(~kSlowClose);
