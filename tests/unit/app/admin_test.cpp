@@ -380,7 +380,9 @@ TEST_F(AdminTest, AFullTableEvictsTheOldestIdleConnection) {
 TEST_F(AdminTest, RefusesANewcomerWhenEverySlotIsWriting) {
   AdminLimits limits;
   limits.max_connections = 2;
-  limits.response_timeout_ms = 500;
+  // Long enough that both writers are still writing when the newcomer comes: under ASan building
+  // a 16 MiB body takes long enough for a 500 ms deadline to free the first slot first.
+  limits.response_timeout_ms = 2000;
   start(limits);
   big_left_ = 2;
   Sockets s;
@@ -394,9 +396,10 @@ TEST_F(AdminTest, RefusesANewcomerWhenEverySlotIsWriting) {
   EXPECT_EQ(r, "") << "refused with an immediate close";
   EXPECT_LT(ms_since(t0), 100);
   // Once the stalled writers pass their deadline, the endpoint answers again.
-  EXPECT_TRUE(wait_until([&] { return probe_ms(200) >= 0; }));
+  EXPECT_TRUE(wait_until([&] { return probe_ms(200) >= 0; }, 6000));
   // The writers' deadlines are a response-build apart: wait for the second one too.
-  EXPECT_TRUE(wait_until([&] { return counter(R"(ringgate_admin_dropped_total{reason="response_timeout"})") == 2; }));
+  EXPECT_TRUE(wait_until([&] { return counter(R"(ringgate_admin_dropped_total{reason="response_timeout"})") == 2; },
+                         6000));
   EXPECT_GE(counter(R"(ringgate_admin_dropped_total{reason="refused"})"), 1);  // the waits above add more
 }
 
