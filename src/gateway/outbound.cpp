@@ -289,6 +289,7 @@ bool OutQueue::write_control(ChunkPool& pool, const void* data, std::size_t n) n
   std::memcpy(last->data + last->end, data, n);
   last->end += std::uint32_t(n);
   cost_ += std::uint32_t(n);
+  last->control = kControl;  // its last frame is no longer a pong
   return true;
 }
 
@@ -311,26 +312,32 @@ Chunk* OutQueue::insert_control(ChunkPool& pool, Chunk* after, const void* data,
 }
 
 bool OutQueue::write_pong(ChunkPool& pool, const void* frame, std::size_t n) noexcept {
-  // The pending pong is the first frame of the first control chunk no send has taken (marked
-  // kControlPong). A server frame is unmasked and a control payload is under 126 bytes, so its
-  // length is 2 + the second byte.
-  Chunk* c = first_unlocked();
-  if (c != nullptr && !c->control) c = nullptr;
-  const std::uint32_t old = c != nullptr && c->control == kControlPong ? 2u + (c->data[1] & 0x7fu) : 0u;
-  if (c == nullptr || c->end - old + n > c->cap) {
-    // None, or no room: a chunk of its own at the front of the control chunks.
-    Chunk* own = insert_control(pool, nullptr, frame, n);
-    if (own == nullptr) return false;
-    own->control = kControlPong;
+  // Pongs queue in order, one per ping, while the last control chunk no send has taken has room:
+  // a client that pings a few times gets every answer. Once it is full, a new pong replaces the
+  // last one if that is a pong (marked kControlPong), as RFC 6455 5.5.3 allows: the newest ping
+  // is still answered, and a ping flood holds one small chunk per connection.
+  Chunk* c = control_run_end();
+  if (c != nullptr && c->room() >= n) {
+    std::memcpy(c->data + c->end, frame, n);
+    c->end += std::uint32_t(n);
+    cost_ += std::uint32_t(n);
+    c->control = kControlPong;
     return true;
   }
-  // Replace the queued pong, or put this one in front of the chunk's other control frames (the
-  // order of our pings and pongs does not matter to the peer).
-  std::memmove(c->data + n, c->data + old, c->end - old);
-  std::memcpy(c->data, frame, n);
-  c->end = c->end - old + std::uint32_t(n);
-  cost_ = cost_ - old + std::uint32_t(n);
-  c->control = kControlPong;
+  if (c != nullptr && c->control == kControlPong) {
+    // Server control frames are unmasked with payloads under 126 bytes: 2 + the second byte long.
+    std::uint32_t last = 0;
+    for (std::uint32_t at = 0; at < c->end; at += 2u + (c->data[at + 1] & 0x7fu)) last = at;
+    if (last + n <= c->cap) {
+      std::memcpy(c->data + last, frame, n);
+      cost_ = cost_ - (c->end - last) + std::uint32_t(n);
+      c->end = last + std::uint32_t(n);
+      return true;
+    }
+  }
+  Chunk* own = insert_control(pool, c, frame, n);
+  if (own == nullptr) return false;
+  own->control = kControlPong;
   return true;
 }
 

@@ -38,7 +38,7 @@ struct Chunk {
   std::uint32_t cap;    // bytes available in data[]
   std::uint16_t pooled;  // 1 when it belongs to the standard-size pool, kRefChunk for a reference
   std::uint16_t control; // kControl: control frames put ahead of queued data (kControlPong: the
-                         // first of them is a pong a newer one may replace)
+                         // last of them is a pong a newer one may replace once the chunk is full)
   std::uint8_t data[];
 
   std::uint32_t size() const noexcept { return end - begin; }
@@ -127,9 +127,10 @@ class OutQueue {
   // small chunks kept right behind what a send holds, so inserting steps over at most that (one
   // sendmsg's iovecs), never over queued data or earlier control frames.
   bool write_control(ChunkPool& pool, const void* data, std::size_t n) noexcept;
-  // A pong (a complete frame) as a control frame, except that while an earlier pong is still
-  // queued and no send has taken it, this one replaces it (RFC 6455 5.5.3: a pong may answer only
-  // the most recent ping). A ping flood therefore holds at most one pong per connection.
+  // A pong (a complete frame) as a control frame. Pongs queue in order while the control chunk
+  // has room (every ping of a client that pings a few times is answered); beyond that a new pong
+  // replaces the last queued one (RFC 6455 5.5.3: a pong may answer only the most recent ping), so
+  // a ping flood holds one small chunk per connection.
   bool write_pong(ChunkPool& pool, const void* frame, std::size_t n) noexcept;
 
   // Describes up to max_iov chunks of unsent data for one send; returns the count. The chunks

@@ -177,13 +177,33 @@ namespace {
 
 std::string pong(char tag) { return std::string("\x8a\x01", 2) + tag; }
 
-TEST(OutQueuePong, AQueuedPongIsReplacedByTheNewest) {
+TEST(OutQueuePong, AFewPingsGetEveryPongInOrder) {
   ChunkPool pool;
   OutQueue q;
   ASSERT_TRUE(q.write(pool, "DATA", 4));
-  for (char c : std::string("abcdefgh")) ASSERT_TRUE(q.write_pong(pool, pong(c).data(), 3));
-  EXPECT_EQ(drain_all(q), pong('h') + "DATA") << "only the newest ping is answered";
-  EXPECT_EQ(q.tally().bytes, 3u + 4u);
+  std::string want;
+  for (char c : std::string("abcdefghij")) {
+    ASSERT_TRUE(q.write_pong(pool, pong(c).data(), 3));
+    want += pong(c);
+  }
+  EXPECT_EQ(drain_all(q), want + "DATA") << "ten pings, ten pongs, in order (Autobahn 2.10)";
+  EXPECT_EQ(q.tally().chunks, 2u);
+  q.clear(pool);
+}
+
+TEST(OutQueuePong, PastAFullChunkTheLastPongIsReplacedByTheNewest) {
+  ChunkPool pool;
+  OutQueue q;
+  const std::size_t fit = ChunkPool::kSmallChunkBytes / 3;
+  std::string want;
+  for (std::size_t i = 0; i < fit + 50; ++i) {
+    const char c = char('A' + i % 50);
+    ASSERT_TRUE(q.write_pong(pool, pong(c).data(), 3));
+    if (i < fit - 1) want += pong(c);
+  }
+  want += pong(char('A' + (fit + 49) % 50));
+  EXPECT_EQ(drain_all(q), want) << "the first pongs in order, then the newest in the last place";
+  EXPECT_EQ(q.tally().chunks, 1u);
   q.clear(pool);
 }
 
@@ -197,24 +217,31 @@ TEST(OutQueuePong, APongASendHasTakenIsNotReplaced) {
   ASSERT_TRUE(q.write_pong(pool, pong('b').data(), 3));
   ASSERT_TRUE(q.write_pong(pool, pong('c').data(), 3));
   q.consume(pool, 3);
-  EXPECT_EQ(drain_all(q), pong('c') + "DATA");
+  EXPECT_EQ(drain_all(q), pong('b') + pong('c') + "DATA");
   q.clear(pool);
   EXPECT_EQ(pool.outstanding(), 0u);
 }
 
-TEST(OutQueuePong, ReplacingKeepsAPingQueuedAfterIt) {
+TEST(OutQueuePong, AFullChunkEndingInOurPingGetsANewChunkForThePong) {
   ChunkPool pool;
   OutQueue q;
-  ASSERT_TRUE(q.write_pong(pool, pong('a').data(), 3));
-  ASSERT_TRUE(q.write_control(pool, "\x89\x00", 2));  // our heartbeat ping
+  const std::string ping("\x89\x00", 2);
+  std::string want;
+  while (want.size() + 3 + 2 <= ChunkPool::kSmallChunkBytes) {
+    ASSERT_TRUE(q.write_pong(pool, pong('a').data(), 3));
+    want += pong('a');
+  }
+  ASSERT_TRUE(q.write_control(pool, ping.data(), 2));  // our heartbeat ping ends the chunk
+  want += ping;
   const std::string longer = std::string("\x8a\x05", 2) + "12345";
-  ASSERT_TRUE(q.write_pong(pool, longer.data(), longer.size()));
-  EXPECT_EQ(drain_all(q), longer + std::string("\x89\x00", 2));
+  ASSERT_TRUE(q.write_pong(pool, longer.data(), longer.size()));  // no room, last frame not a pong
+  ASSERT_TRUE(q.write_pong(pool, pong('z').data(), 3));
+  EXPECT_EQ(drain_all(q), want + longer + pong('z')) << "the ping is never replaced";
   q.clear(pool);
 }
 
 TEST(OutQueuePong, AFloodHoldsOneSmallChunk) {
-  // 200,000 pings without the peer reading: one pong queued, one small chunk, constant time each.
+  // 200,000 pings without the peer reading: one small chunk of pongs, the newest last.
   ChunkPool pool;
   OutQueue q;
   std::string big(ChunkPool::kChunkBytes, 'd');
@@ -227,8 +254,11 @@ TEST(OutQueuePong, AFloodHoldsOneSmallChunk) {
   }
   EXPECT_EQ(q.tally().chunks, 2u);
   EXPECT_EQ(pool.outstanding(), 2u);
-  EXPECT_EQ(q.tally().bytes, big.size() + 3);
-  EXPECT_EQ(q.footprint(), big.size() + 3 + 2 * OutQueue::kChunkOverhead);
+  const std::size_t pongs = ChunkPool::kSmallChunkBytes / 3 * 3;
+  EXPECT_EQ(q.tally().bytes, big.size() + pongs);
+  EXPECT_EQ(q.footprint(), big.size() + pongs + 2 * OutQueue::kChunkOverhead);
+  q.consume(pool, big.size());
+  EXPECT_EQ(drain_all(q).substr(pongs - 3), pong(char('a' + 199999 % 26))) << "the last ping is answered";
   EXPECT_LE(sizeof(OutQueue), 24u) << "every Connection embeds one";
   q.clear(pool);
 }
@@ -350,7 +380,7 @@ namespace {
 
 TEST(OutQueueControl, AControlChunkQueuedBehindASendMovesUpWhenTheSendStopsEarly) {
   // A send holds A and B; a pong is queued behind them; the send ends inside A. B is unsent data
-  // again, so the pong must move back in front of it, and the next pong must replace it.
+  // again, so the pong must move back in front of it, and the next pong must join it.
   ChunkPool pool;
   OutQueue q;
   std::string a(ChunkPool::kChunkBytes, 'a');
@@ -361,8 +391,8 @@ TEST(OutQueueControl, AControlChunkQueuedBehindASendMovesUpWhenTheSendStopsEarly
   ASSERT_TRUE(q.write_pong(pool, pong('a').data(), 3));
   q.consume(pool, 10);
   ASSERT_TRUE(q.write_pong(pool, pong('b').data(), 3));
-  EXPECT_EQ(drain_all(q), a.substr(10) + pong('b') + "BBBB");
-  EXPECT_EQ(q.tally().chunks, 3u) << "the second pong replaced the first";
+  EXPECT_EQ(drain_all(q), a.substr(10) + pong('a') + pong('b') + "BBBB");
+  EXPECT_EQ(q.tally().chunks, 3u) << "the second pong joined the first";
   q.clear(pool);
   EXPECT_EQ(pool.outstanding(), 0u);
 }
@@ -409,8 +439,8 @@ TEST(OutQueueControl, EveryControlChunkBehindATakenBackSendMovesUp) {
   const std::size_t d1 = out.find("D1");
   ASSERT_NE(d1, std::string::npos);
   EXPECT_EQ(out.substr(d1), "D1" + big) << "data after every control frame";
-  EXPECT_EQ(out.size() - 2 - big.size(), pings.size() + 3) << "one pong: the second replaced the first";
-  EXPECT_NE(out.substr(0, d1).find(pong('b')), std::string::npos);
+  EXPECT_EQ(out.size() - 2 - big.size(), pings.size() + 6) << "both pongs";
+  EXPECT_EQ(out.substr(d1 - 6, 6), pong('a') + pong('b'));
   q.clear(pool);
   EXPECT_EQ(pool.outstanding(), 0u);
 }
