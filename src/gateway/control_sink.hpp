@@ -1,7 +1,7 @@
 // The control-frame half of a WebSocket parser sink, the same on every route: a ping is answered
-// ahead of queued data, and a pong still queued is replaced by the newer one (write_pong), so a
-// ping flood holds one pong per connection; a pong feeds the heartbeat, a close completes the close
-// handshake. Route sinks (EchoSink, PubSink) derive from it and add on_data.
+// ahead of queued data (write_pong: past one small chunk of pongs the newest replaces the last, so
+// a ping flood holds one chunk per connection); a pong feeds the heartbeat, a close completes the
+// close handshake. Route sinks (EchoSink, PubSink) derive from it and add on_data.
 #pragma once
 
 #include <cstring>
