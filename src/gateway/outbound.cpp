@@ -314,20 +314,19 @@ Chunk* OutQueue::insert_control(ChunkPool& pool, Chunk* after, const void* data,
 bool OutQueue::write_pong(ChunkPool& pool, const void* frame, std::size_t n) noexcept {
   // Pongs queue in order, one per ping, while the last control chunk no send has taken has room:
   // a client that pings a few times gets every answer. Once it is full, a new pong replaces the
-  // last one if that is a pong (marked kControlPong), as RFC 6455 5.5.3 allows: the newest ping
-  // is still answered, and a ping flood holds one small chunk per connection.
+  // last one if that is a pong (its offset is kept in Chunk::control), as RFC 6455 5.5.3 allows:
+  // the newest ping is still answered, a ping flood holds one small chunk per connection, and
+  // each ping costs the same whatever came before it.
   Chunk* c = control_run_end();
   if (c != nullptr && c->room() >= n) {
+    c->control = control_with_pong_at(c->end);
     std::memcpy(c->data + c->end, frame, n);
     c->end += std::uint32_t(n);
     cost_ += std::uint32_t(n);
-    c->control = kControlPong;
     return true;
   }
-  if (c != nullptr && c->control == kControlPong) {
-    // Server control frames are unmasked with payloads under 126 bytes: 2 + the second byte long.
-    std::uint32_t last = 0;
-    for (std::uint32_t at = 0; at < c->end; at += 2u + (c->data[at + 1] & 0x7fu)) last = at;
+  if (c != nullptr && (c->control & kControlPong)) {
+    const std::uint32_t last = c->control >> 2;
     if (last + n <= c->cap) {
       std::memcpy(c->data + last, frame, n);
       cost_ = cost_ - (c->end - last) + std::uint32_t(n);
@@ -337,7 +336,7 @@ bool OutQueue::write_pong(ChunkPool& pool, const void* frame, std::size_t n) noe
   }
   Chunk* own = insert_control(pool, c, frame, n);
   if (own == nullptr) return false;
-  own->control = kControlPong;
+  own->control = control_with_pong_at(0);
   return true;
 }
 

@@ -29,7 +29,13 @@ struct LocalFrame {
 
 inline constexpr std::uint16_t kRefChunk = 2;    // Chunk::pooled of a reference chunk
 inline constexpr std::uint16_t kSmallChunk = 3;  // Chunk::pooled of a small (control-frame) chunk
-inline constexpr std::uint16_t kControl = 1, kControlPong = 2;  // Chunk::control
+// Chunk::control: 0 for data; kControl for control frames put ahead of queued data; with
+// kControlPong set, the last of them is a pong a newer one may replace, at offset control >> 2
+// (control chunks are small, so the offset fits).
+inline constexpr std::uint16_t kControl = 1, kControlPong = 2;
+constexpr std::uint16_t control_with_pong_at(std::uint32_t offset) noexcept {
+  return std::uint16_t(kControl | kControlPong | (offset << 2));
+}
 
 struct Chunk {
   Chunk* next;
@@ -37,8 +43,7 @@ struct Chunk {
   std::uint32_t end;    // one past the last byte written
   std::uint32_t cap;    // bytes available in data[]
   std::uint16_t pooled;  // 1 when it belongs to the standard-size pool, kRefChunk for a reference
-  std::uint16_t control; // kControl: control frames put ahead of queued data (kControlPong: the
-                         // last of them is a pong a newer one may replace once the chunk is full)
+  std::uint16_t control; // 0, kControl, or control_with_pong_at(offset): see above
   std::uint8_t data[];
 
   std::uint32_t size() const noexcept { return end - begin; }
@@ -55,6 +60,7 @@ class ChunkPool {
   // Control frames get small chunks: a pong for a 125-byte ping plus a heartbeat ping fit in one,
   // so a connection's control frames never pin a standard chunk.
   static constexpr std::uint32_t kSmallChunkBytes = 256 - 32;
+  static_assert((kSmallChunkBytes << 2) < 65536, "a pong's offset in Chunk::control");
 
   explicit ChunkPool(std::uint32_t max_cached = 1024) noexcept : max_cached_(max_cached) {}
   ~ChunkPool();
