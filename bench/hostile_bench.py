@@ -26,7 +26,6 @@ import os
 import signal
 import statistics
 import sys
-import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -37,7 +36,6 @@ import hostile_clients as hc  # noqa: E402
 TIMEOUT_MS = 2000.0      # EchoProbe's per-probe timeout
 DRAIN_S = 1.0            # --drain-timeout
 KILL_AFTER_S = 6.0       # SIGKILL a gateway still running this long after SIGTERM
-RSS_ABORT_MIB = 512      # stop an attack whose victim balloons past this (shared host)
 API_TOKEN = "bench-hostile-token"
 MAX_HEAD = 8192
 
@@ -165,33 +163,6 @@ def probe_stats(result):
             "errors": len(result.errors), "first_errors": result.errors[:3]}
 
 
-class RssSampler(threading.Thread):
-    """Peak VmRSS growth of `pid` (KiB), every 20 ms; stops self.attacks past RSS_ABORT_MIB."""
-
-    def __init__(self, pid):
-        super().__init__(daemon=True)
-        self.pid, self.attacks, self.aborted = pid, [], False
-        self.base = rh.vm_rss_kb(pid)
-        self.peak = self.base
-        self._halt = threading.Event()
-
-    def run(self):
-        while not self._halt.wait(0.02):
-            try:
-                self.peak = max(self.peak, rh.vm_rss_kb(self.pid))
-            except (OSError, AssertionError):
-                return
-            if self.peak - self.base > RSS_ABORT_MIB * 1024 and not self.aborted:
-                self.aborted = True
-                for a in list(self.attacks):
-                    a.stopping.set()
-
-    def finish(self):
-        self._halt.set()
-        self.join(2)
-        return (self.peak - self.base) / 1024
-
-
 def probe_window(server, admin, seconds, during=None):
     """An EchoProbe for `seconds` (`during(seconds)` runs the attack meanwhile); its stats."""
     probe = hc.ProbeProcess(server.port, server.admin_port if admin else None,
@@ -275,13 +246,13 @@ def run_cell(binary, cls, seconds, baseline_s, tmp):
         server.start()
         base, _ = probe_window(server, admin, baseline_s)
         rec["baseline"] = probe_stats(base)
-        sampler = RssSampler(server.pid())
+        sampler = hc.RssSampler(server.pid())
         sampler.start()
         try:
             res, extra = probe_window(server, admin, seconds,
                                       lambda s: sustained(server, make, s, sampler, live))
         finally:
-            rec["rss_mib"] = sampler.finish()
+            rec["rss_mib"] = sampler.finish() / 1024
         rec["attack"] = probe_stats(res)
         rec.update(extra)
         rec["sigterm_s"], rec["exit_code"] = drain(server)
@@ -371,7 +342,7 @@ def _notes(labels, recs, cls):
         if bad:
             notes.append(f"- {b}: exit status {bad} after SIGTERM.")
         if any(r["rss_aborted"] for r in rs):
-            notes.append(f"- {b}: RSS grew past {RSS_ABORT_MIB} MiB, attack stopped early.")
+            notes.append(f"- {b}: RSS grew past {hc.RSS_ABORT_MIB} MiB, attack stopped early.")
         if errs:
             notes.append(f"- {b}: probe errors, e.g. {'; '.join(e[:120] for e in errs)}")
     return notes

@@ -49,19 +49,43 @@ IO_TIMEOUT_S = 5.0
 SMALL_RCVBUF = 4096  # a peer that never reads: the gateway's writes stop after a few KiB
 
 
+RSS_ABORT_MIB = 512  # stop an attack whose victim balloons past this (a shared host)
+
+
+class RssSampler(threading.Thread):
+    """Peak VmRSS growth of `pid`, sampled every 20 ms; sets `stopping` on every attack in
+    self.attacks (a list callers may extend) once it grows past RSS_ABORT_MIB."""
+
+    def __init__(self, pid, attacks=()):
+        super().__init__(daemon=True)
+        self.pid, self.attacks = pid, list(attacks)
+        self.base = rh.vm_rss_kb(pid)
+        self.peak = self.base
+        self.aborted = False
+        self._halt = threading.Event()
+
+    def run(self):
+        while not self._halt.wait(0.02):
+            try:
+                self.peak = max(self.peak, rh.vm_rss_kb(self.pid))
+            except (OSError, AssertionError):
+                return
+            if self.peak - self.base > RSS_ABORT_MIB * 1024 and not self.aborted:
+                self.aborted = True
+                for a in list(self.attacks):
+                    a.stopping.set()
+
+    def finish(self):
+        """Stops sampling; the peak growth in KiB."""
+        self._halt.set()
+        self.join(2)
+        return self.peak - self.base
+
+
 # -- frames and sockets -----------------------------------------------------------------------
 def frame(opcode, payload=b"", fin=True, rsv=0):
     """One masked client frame (random key)."""
-    b0 = (0x80 if fin else 0) | (rsv << 4) | opcode
-    n = len(payload)
-    if n < 126:
-        head = struct.pack("!BB", b0, 0x80 | n)
-    elif n < 65536:
-        head = struct.pack("!BBH", b0, 0x80 | 126, n)
-    else:
-        head = struct.pack("!BBQ", b0, 0x80 | 127, n)
-    key = os.urandom(4)
-    return head + key + rh.fast_mask(payload, key)
+    return rh.make_frame(opcode, payload, fin, rsv=rsv)
 
 
 def frame_header(opcode, length, fin=True):

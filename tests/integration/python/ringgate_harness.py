@@ -357,8 +357,8 @@ def upgrade_request(path="/echo", key=None, extra=""):
             f"Sec-WebSocket-Version: 13\r\n{extra}\r\n").encode()
 
 
-def make_frame(opcode, payload, fin=True, mask=True):
-    b0 = (0x80 if fin else 0) | opcode
+def make_frame(opcode, payload, fin=True, mask=True, rsv=0):
+    b0 = (0x80 if fin else 0) | (rsv << 4) | opcode
     n = len(payload)
     mbit = 0x80 if mask else 0
     if n < 126:
@@ -370,8 +370,7 @@ def make_frame(opcode, payload, fin=True, mask=True):
     if not mask:
         return head + payload
     key = os.urandom(4)
-    masked = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
-    return head + key + masked
+    return head + key + fast_mask(payload, key)
 
 
 class RawWs:
@@ -605,16 +604,7 @@ class PubSubClient:
 
     # -- sending -----------------------------------------------------------------------------
     def send_frame(self, opcode, payload, fin=True):
-        b0 = (0x80 if fin else 0) | opcode
-        n = len(payload)
-        if n < 126:
-            head = struct.pack("!BB", b0, 0x80 | n)
-        elif n < 65536:
-            head = struct.pack("!BBH", b0, 0x80 | 126, n)
-        else:
-            head = struct.pack("!BBQ", b0, 0x80 | 127, n)
-        key = os.urandom(4)
-        self.sock.sendall(head + key + fast_mask(payload, key))
+        self.sock.sendall(make_frame(opcode, payload, fin))
 
     def send_text(self, text):
         self.send_frame(OP_TEXT, text.encode("utf-8") if isinstance(text, str) else text)

@@ -22,7 +22,6 @@ import signal
 import shutil
 import sys
 import tempfile
-import threading
 import time
 import unittest
 
@@ -56,41 +55,12 @@ HANDSHAKE_S = 1.5          # --handshake-timeout for the slow-writer tests
 ADMIN_HEAD_DEADLINE_S = 5.0  # behaviour.md: an admin request head must arrive within ~5 s
 CLOSE_SLACK_S = 2.5 if SANITIZED else 1.5
 WINDOW_S = 2.0             # how long the probe measures while an attack runs
-RSS_ABORT_MIB = 512        # stop an attack whose victim balloons past this (shared host)
 MIB = 1024
 
 
 def rss_bound_kib(mib):
     """A stated bound in MiB, as KiB; ASan's shadow memory and allocator add to every byte."""
     return (mib * 2 + 32) * MIB if SANITIZED else mib * MIB
-
-
-class RssSampler(threading.Thread):
-    """Samples the gateway's VmRSS every 20 ms; stops `attacks` if it grows past RSS_ABORT_MIB."""
-
-    def __init__(self, pid, attacks=()):
-        super().__init__(daemon=True)
-        self.pid, self.attacks = pid, list(attacks)
-        self.base = rh.vm_rss_kb(pid)
-        self.peak = self.base
-        self.aborted = False
-        self._halt = threading.Event()
-
-    def run(self):
-        while not self._halt.wait(0.02):
-            try:
-                self.peak = max(self.peak, rh.vm_rss_kb(self.pid))
-            except (OSError, AssertionError):
-                return
-            if self.peak - self.base > RSS_ABORT_MIB * MIB and not self.aborted:
-                self.aborted = True
-                for a in self.attacks:
-                    a.stopping.set()
-
-    def finish(self):
-        self._halt.set()
-        self.join(2)
-        return self.peak - self.base
 
 
 class HostileCase(rh.IntegrationCase):
@@ -107,7 +77,7 @@ class HostileCase(rh.IntegrationCase):
         """Starts `attacks`, probes for `window` seconds after they engaged (until_done: also
         until they finished, within max_s), asserts (a) and (b). Returns the ProbeResult."""
         attacks = [self.hold(a) for a in attacks]
-        sampler = RssSampler(server.pid(), attacks)
+        sampler = hc.RssSampler(server.pid(), attacks)
         sampler.start()
         probe = hc.EchoProbe.spawn(server.port, server.admin_port if admin else None,
                                    max_seconds=max_s + 10)
@@ -131,7 +101,7 @@ class HostileCase(rh.IntegrationCase):
             if a.error is not None and not isinstance(a.error, OSError):
                 raise AssertionError(f"{a.name} failed: {a.error!r}")
         self.assertLatency(result)
-        self.assertFalse(sampler.aborted, f"RSS grew past {RSS_ABORT_MIB} MiB: attack stopped")
+        self.assertFalse(sampler.aborted, f"RSS grew past {hc.RSS_ABORT_MIB} MiB: attack stopped")
         self.assertLess(growth, rss_bound_kib(rss_mib),
                         f"gateway RSS grew by {growth / MIB:.1f} MiB under {[a.name for a in attacks]} "
                         f"(bound {rss_bound_kib(rss_mib) / MIB:.0f} MiB)")
