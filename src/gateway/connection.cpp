@@ -334,9 +334,7 @@ void Worker::log_with_peer(std::uint32_t index, Connection& conn, PendingLog lin
   }
   if (conn.ext != nullptr && conn.ext->client.ss_family != 0) {
     // The client address a trusted proxy reported (PROXY protocol) is the peer that matters.
-    net::SockAddr client;
-    client.storage = conn.ext->client;
-    client.len = client.storage.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    const net::SockAddr client = copy_address(reinterpret_cast<const sockaddr*>(&conn.ext->client));
     RG_LOG_WARN("%s peer=%s via=proxy%s%s%s", line.head.c_str(), client.to_string().c_str(),
                 conn.ext->proxy_tlvs.c_str(), line.forwarded.c_str(), line.rest.c_str());
     return;

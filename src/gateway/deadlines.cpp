@@ -1,0 +1,169 @@
+// Deadlines of one connection and of the worker: the single timer-wheel entry each connection has
+// (handshake, PROXY header, heartbeat ping and pong, idle, lifetime, close), and the drain on
+// SIGTERM. The loop and ring plumbing are in worker.cpp.
+#include <algorithm>
+#include <cstddef>
+
+#include "ringgate/gateway/worker.hpp"
+#include "user_data.hpp"
+
+namespace ringgate::gateway {
+
+void Worker::on_timer(timer::Entry& e) noexcept {
+  // The entry is embedded in its Connection (intrusive timer); step back to the owner.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"
+  auto* conn = reinterpret_cast<Connection*>(reinterpret_cast<char*>(&e) - offsetof(Connection, timer));
+#pragma GCC diagnostic pop
+  const std::uint32_t index = conns_.index_of(conn);
+  switch (conn->phase) {
+    case Phase::handshake:
+      if (conn->flags2 & (kPeerPending | kProxyPending)) {
+        metrics_.proxy_headers[std::size_t(ProxyResult::timeout)].add();
+        log_proxy_refusal(index, *conn, ProxyResult::timeout, nullptr);
+      } else {
+        metrics_.timeouts_handshake.add();
+      }
+      teardown(index, *conn);
+      return;
+    case Phase::open:
+      on_open_timer(index, *conn);
+      return;
+    case Phase::close_sent:
+    case Phase::linger:
+    case Phase::finish:
+      metrics_.timeouts_close.add();
+      teardown(index, *conn);
+      return;
+    case Phase::teardown:
+      return;
+  }
+}
+
+std::uint32_t Worker::ping_interval_ms(std::uint32_t index) const noexcept {
+  // ±10 % per connection, fixed for its life, so pings to many connections do not go out in one
+  // burst after a mass reconnect. (Fibonacci hashing of the slot and generation.)
+  const std::uint32_t h = (index * 2654435761u) ^ (conns_.generation(index) * 40503u);
+  const std::uint64_t base = cfg_.ping_interval_ms;
+  return std::uint32_t(base - base / 10 + (base / 5) * (h >> 16) / 65536u);
+}
+
+std::uint64_t Worker::open_deadline(std::uint32_t index, const Connection& conn) const noexcept {
+  const std::uint32_t now = now32();
+  std::uint64_t best = UINT64_MAX;
+  auto consider = [&](std::uint32_t since, std::uint64_t span) {
+    if (span == 0) return;
+    const std::uint32_t elapsed = now - since;
+    best = std::min(best, now_ms_ + (span > elapsed ? span - elapsed : 0));
+  };
+  if (cfg_.ping_interval_ms != 0) {
+    if (conn.ping_sent_ms != 0) {
+      consider(conn.ping_sent_ms, cfg_.pong_timeout_ms);
+    } else {
+      consider(conn.last_rx_ms, ping_interval_ms(index));
+    }
+  }
+  consider(conn.last_message_ms, cfg_.idle_timeout_ms);
+  consider(conn.since_ms, cfg_.max_lifetime_ms);
+  return best;
+}
+
+void Worker::arm_open_timer(std::uint32_t index, Connection& conn) noexcept {
+  const std::uint64_t deadline = open_deadline(index, conn);
+  if (deadline == UINT64_MAX) {
+    wheel_.cancel(conn.timer);
+  } else {
+    wheel_.arm(conn.timer, deadline);
+  }
+}
+
+void Worker::on_open_timer(std::uint32_t index, Connection& conn) noexcept {
+  if (conn.flags & kDrainPending) {
+    conn.flags &= std::uint8_t(~kDrainPending);
+    send_close(index, conn, ws::close_code::going_away, "server shutting down", Phase::close_sent);
+    wheel_.arm(conn.timer, drain_deadline_ms_);
+    return;
+  }
+  const std::uint32_t now = now32();
+  if (cfg_.max_lifetime_ms != 0 && now - conn.since_ms >= cfg_.max_lifetime_ms) {
+    metrics_.timeouts_lifetime.add();
+    send_close(index, conn, ws::close_code::going_away, "maximum connection lifetime reached", Phase::close_sent);
+    return;
+  }
+  if (cfg_.idle_timeout_ms != 0 && now - conn.last_message_ms >= cfg_.idle_timeout_ms) {
+    metrics_.timeouts_idle.add();
+    send_close(index, conn, ws::close_code::normal, "idle timeout", Phase::close_sent);
+    return;
+  }
+  if (cfg_.ping_interval_ms != 0) {
+    if (conn.ping_sent_ms != 0) {
+      if (now - conn.ping_sent_ms >= cfg_.pong_timeout_ms) {
+        metrics_.timeouts_pong.add();
+        send_close(index, conn, ws::close_code::internal_error, "pong timeout", Phase::close_sent);
+        return;
+      }
+    } else if (now - conn.last_rx_ms >= ping_interval_ms(index)) {
+      send_ping(index, conn);
+    }
+  }
+  arm_open_timer(index, conn);  // the next due deadline (or an early fire re-armed: lazy re-arm)
+}
+
+void Worker::send_ping(std::uint32_t index, Connection& conn) noexcept {
+  std::uint8_t frame[ws::kMaxHeaderBytes];
+  const std::size_t n = ws::write_header(frame, ws::Opcode::ping, true, 0);
+  if (!conn.out.write_control(chunks_, frame, n)) return;
+  const std::uint32_t now = now32();
+  conn.ping_sent_ms = now != 0 ? now : 1;  // 0 means "none outstanding"
+  metrics_.pings_sent.add();
+  mark_dirty(index, conn);
+}
+
+void Worker::on_pong(Connection& conn) noexcept {
+  metrics_.pongs_received.add();
+  if (conn.ping_sent_ms == 0) return;  // unsolicited: allowed, says nothing about our ping
+  metrics_.observe_pong_rtt(now32() - conn.ping_sent_ms);
+  conn.ping_sent_ms = 0;
+}
+
+void Worker::begin_drain() noexcept {
+  draining_ = true;
+  drain_deadline_ms_ = now_ms_ + cfg_.drain_window_ms + cfg_.drain_timeout_ms;
+  // Stop accepting: cancel the multishot accepts and close this worker's listeners, so new
+  // connections go to another instance (or are refused) instead of waiting in our backlog.
+  for (std::size_t i = 0; i < listeners_.size(); ++i) {
+    if (accept_armed_[i]) (void)ring_.cancel(ud(kAccept, std::uint32_t(i)), ud(kCancel, kNoSlot));
+    ::close(listeners_[i].spec.fd);
+    listeners_[i].spec.fd = -1;
+  }
+  std::uint64_t open = 0;
+  conns_.for_each([&](std::uint32_t, Connection& conn) { open += conn.phase == Phase::open; });
+  // Closes with 1001 spread evenly over --drain-window, so a fleet restart does not make every
+  // client reconnect in the same instant.
+  std::uint64_t rank = 0;
+  conns_.for_each([&](std::uint32_t index, Connection& conn) {
+    if (conn.phase == Phase::handshake) {
+      // A request already on its way is answered (an upgrade then gets 1001 at once, see
+      // accept_upgrade), so a hand-over restart drops nobody who reached us; its handshake
+      // deadline and the drain deadline still bound it. An idle API keep-alive just closes.
+      const bool nothing_yet = conn.in == nullptr || conn.in->end == 0;
+      if (listeners_[conn.listener].spec.kind == ListenerKind::api && nothing_yet && !(conn.flags3 & kApiBusy)) {
+        teardown(index, conn);
+      } else if (nothing_yet && !(conn.flags2 & kProxyPending) && conn.tls == kTlsNone) {
+        // Connected but silent (a browser's preconnect, say): a request sent with the connect has
+        // a second to arrive, so one idle socket does not hold the drain to its deadline.
+        wheel_.arm(conn.timer, std::min(now_ms_ + 1000, drain_deadline_ms_));
+      }
+    } else if (conn.phase == Phase::open) {
+      if (cfg_.drain_window_ms == 0) {
+        send_close(index, conn, ws::close_code::going_away, "server shutting down", Phase::close_sent);
+        wheel_.arm(conn.timer, drain_deadline_ms_);
+      } else {
+        conn.flags |= kDrainPending;
+        wheel_.arm(conn.timer, now_ms_ + cfg_.drain_window_ms * rank++ / open);
+      }
+    }
+  });
+}
+
+}  // namespace ringgate::gateway
