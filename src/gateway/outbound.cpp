@@ -8,6 +8,9 @@ namespace ringgate::gateway {
 
 namespace {
 constexpr std::uint32_t kMaxCachedRefs = 65536;
+// Small (control) chunks are cheap to allocate and live one send at most: a short cache serves the
+// steady state, and a burst of floods across many connections does not stay resident afterwards.
+constexpr std::uint32_t kMaxCachedSmall = 1024;
 }
 
 ChunkPool::~ChunkPool() {
@@ -153,7 +156,7 @@ void ChunkPool::put(Chunk* c) noexcept {
     return;
   }
   if (c->pooled == kSmallChunk) {
-    if (cached_small_ < kMaxCachedRefs) {
+    if (cached_small_ < kMaxCachedSmall) {
       c->next = free_small_;
       free_small_ = c;
       ++cached_small_;
