@@ -75,6 +75,22 @@ void ChunkPool::release_local(LocalFrame* lf) noexcept {
   }
 }
 
+namespace {
+void free_half_beyond(Chunk*& list, std::uint32_t& count, std::uint32_t keep) noexcept {
+  if (count <= keep) return;
+  for (std::uint32_t n = (count - keep + 1) / 2; n > 0 && list != nullptr; --n, --count) {
+    Chunk* c = list;
+    list = c->next;
+    std::free(c);
+  }
+}
+}  // namespace
+
+void ChunkPool::trim() noexcept {
+  free_half_beyond(free_, cached_count_, kKeepCached);
+  free_half_beyond(free_small_, cached_small_, kKeepCached);
+}
+
 Chunk* ChunkPool::get_small() noexcept {
   Chunk* c = free_small_;
   if (c != nullptr) {

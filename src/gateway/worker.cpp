@@ -130,6 +130,10 @@ void Worker::loop() noexcept {
     wheel_.advance(now_ms_, [this](timer::Entry& e) { on_timer(e); });
     sweep_topics();
     metrics_.outbound_chunks.set(std::int64_t(chunks_.outstanding()));
+    if (now_ms_ >= next_trim_ms_) {
+      next_trim_ms_ = now_ms_ + 1000;
+      chunks_.trim();
+    }
 
     if (stop_requested_.load(std::memory_order_acquire) && !draining_) begin_drain();
     if (accept_retry_ && !draining_) {

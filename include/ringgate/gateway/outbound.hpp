@@ -81,6 +81,11 @@ class ChunkPool {
   LocalFrame* local_frame(pubsub::SharedFrame* f) noexcept;
   void release_local(LocalFrame* lf) noexcept;
   std::uint32_t cached() const noexcept { return cached_count_; }
+  // Gives back half of the cached standard and small chunks beyond kKeepCached (the worker calls
+  // it once a second): after a burst the caches decay, so the memory goes back to the system
+  // instead of staying resident at the burst's high-water mark.
+  void trim() noexcept;
+  static constexpr std::uint32_t kKeepCached = 64;
   std::uint64_t outstanding() const noexcept { return outstanding_; }
 
  private:

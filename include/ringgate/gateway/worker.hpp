@@ -291,6 +291,7 @@ class Worker {
   std::vector<std::uint32_t> rearm_;  // connections whose recv must be re-armed after buffers return
   std::vector<std::uint32_t> dirty_;  // connections with output or a phase step to take (kDirty set)
   std::uint64_t now_ms_ = 0;
+  std::uint64_t next_trim_ms_ = 0;  // when the chunk pool next gives back part of its cache
   bool draining_ = false;
   bool accept_retry_ = false;
   std::uint64_t drain_deadline_ms_ = 0;

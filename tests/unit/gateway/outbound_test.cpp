@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace ringgate::gateway {
 namespace {
@@ -442,6 +443,25 @@ TEST(OutQueueControl, EveryControlChunkBehindATakenBackSendMovesUp) {
   EXPECT_EQ(out.size() - 2 - big.size(), pings.size() + 6) << "both pongs";
   EXPECT_EQ(out.substr(d1 - 6, 6), pong('a') + pong('b'));
   q.clear(pool);
+  EXPECT_EQ(pool.outstanding(), 0u);
+}
+
+}  // namespace
+}  // namespace ringgate::gateway
+
+namespace ringgate::gateway {
+namespace {
+
+TEST(ChunkPool, TrimGivesBackHalfTheCacheBeyondWhatItKeeps) {
+  ChunkPool pool;
+  std::vector<Chunk*> taken;
+  for (int i = 0; i < 600; ++i) taken.push_back(pool.get(100));
+  for (Chunk* c : taken) pool.put(c);
+  ASSERT_EQ(pool.cached(), 600u);
+  pool.trim();
+  EXPECT_EQ(pool.cached(), ChunkPool::kKeepCached + (600 - ChunkPool::kKeepCached) / 2);
+  for (int i = 0; i < 20; ++i) pool.trim();
+  EXPECT_EQ(pool.cached(), ChunkPool::kKeepCached) << "idle: the cache decays to what it keeps";
   EXPECT_EQ(pool.outstanding(), 0u);
 }
 
