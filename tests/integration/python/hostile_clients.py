@@ -85,7 +85,7 @@ class RssSampler(threading.Thread):
 # -- frames and sockets -----------------------------------------------------------------------
 def frame(opcode, payload=b"", fin=True, rsv=0):
     """One masked client frame (random key)."""
-    return rh.make_frame(opcode, payload, fin, rsv=rsv)
+    return rh.make_frame(opcode, payload, fin, rsv=rsv, fast=True)
 
 
 def frame_header(opcode, length, fin=True):

@@ -357,7 +357,7 @@ def upgrade_request(path="/echo", key=None, extra=""):
             f"Sec-WebSocket-Version: 13\r\n{extra}\r\n").encode()
 
 
-def make_frame(opcode, payload, fin=True, mask=True, rsv=0):
+def make_frame(opcode, payload, fin=True, mask=True, rsv=0, fast=False):
     b0 = (0x80 if fin else 0) | (rsv << 4) | opcode
     n = len(payload)
     mbit = 0x80 if mask else 0
@@ -370,7 +370,10 @@ def make_frame(opcode, payload, fin=True, mask=True, rsv=0):
     if not mask:
         return head + payload
     key = os.urandom(4)
-    return head + key + fast_mask(payload, key)
+    # fast: big-integer masking (megabytes). The byte loop is what RawWs clients have always paced
+    # themselves with; the soak's RSS baseline depends on that pace, so it stays their default.
+    masked = fast_mask(payload, key) if fast else bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    return head + key + masked
 
 
 class RawWs:
@@ -604,7 +607,7 @@ class PubSubClient:
 
     # -- sending -----------------------------------------------------------------------------
     def send_frame(self, opcode, payload, fin=True):
-        self.sock.sendall(make_frame(opcode, payload, fin))
+        self.sock.sendall(make_frame(opcode, payload, fin, fast=True))
 
     def send_text(self, text):
         self.send_frame(OP_TEXT, text.encode("utf-8") if isinstance(text, str) else text)
