@@ -1,8 +1,9 @@
-// How a worker tags its ring operations: user_data = kind (8 bits) | generation (24) | slot (32).
-// The generation makes a late completion for a freed slot harmless (see Slab).
+// The gateway's kinds of ring operation, in the shared user_data encoding (net/user_data.hpp).
 #pragma once
 
 #include <cstdint>
+
+#include "ringgate/net/user_data.hpp"
 
 namespace ringgate::gateway {
 
@@ -12,14 +13,14 @@ enum Kind : std::uint8_t {
   kKtlsFd,  // FIXED_FD_INSTALL to setsockopt kTLS keys on a direct descriptor
   kBroker,  // a broker connection's operation: slot = link << 4 | op, generation = the link's epoch
 };
-inline constexpr std::uint32_t kGenMask = 0xffffff;
-inline constexpr std::uint32_t kNoSlot = 0xffffffff;
+inline constexpr std::uint32_t kGenMask = net::kUdGenMask;
+inline constexpr std::uint32_t kNoSlot = net::kUdNoSlot;
 
 inline std::uint64_t make_ud(Kind kind, std::uint32_t generation, std::uint32_t slot) noexcept {
-  return std::uint64_t(kind) << 56 | std::uint64_t(generation & kGenMask) << 32 | slot;
+  return net::make_ud(kind, generation, slot);
 }
-inline Kind kind_of(std::uint64_t ud) noexcept { return Kind(ud >> 56); }
-inline std::uint32_t slot_of(std::uint64_t ud) noexcept { return std::uint32_t(ud); }
-inline std::uint32_t gen_of(std::uint64_t ud) noexcept { return std::uint32_t(ud >> 32) & kGenMask; }
+inline Kind kind_of(std::uint64_t ud) noexcept { return Kind(net::ud_kind(ud)); }
+inline std::uint32_t slot_of(std::uint64_t ud) noexcept { return net::ud_slot(ud); }
+inline std::uint32_t gen_of(std::uint64_t ud) noexcept { return net::ud_gen(ud); }
 
 }  // namespace ringgate::gateway
