@@ -7,7 +7,6 @@
 
 #include "pubsub_state.hpp"
 #include "ringgate/core/clock.hpp"
-#include "ringgate/gateway/demo_page.hpp"
 #include "ringgate/gateway/worker.hpp"
 #include "ringgate/http/request.hpp"
 #include "ringgate/http/upgrade.hpp"
@@ -240,20 +239,6 @@ void Worker::api_respond(std::uint32_t index, Connection& conn, int status, std:
   release_in(conn);
   conn.phase = Phase::linger;
   wheel_.arm(conn.timer, now_ms_ + cfg_.close_timeout_ms);
-}
-
-void Worker::serve_demo_page(std::uint32_t index, Connection& conn) noexcept {
-  const std::string_view page = demo_page_html();
-  std::string head = "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: " +
-                     std::to_string(page.size()) + "\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n";
-  if (!conn.out.write(chunks_, head.data(), head.size()) || !conn.out.write_stream(chunks_, page.data(), page.size())) {
-    teardown(index, conn);
-    return;
-  }
-  conn.phase = Phase::linger;
-  wheel_.arm(conn.timer, now_ms_ + cfg_.close_timeout_ms);
-  mark_dirty(index, conn);
-  release_in(conn);
 }
 
 }  // namespace ringgate::gateway

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "message_writer.hpp"
 #include "ringgate/gateway/worker.hpp"
 #include "user_data.hpp"
 
@@ -110,9 +111,8 @@ void Worker::on_open_timer(std::uint32_t index, Connection& conn) noexcept {
 }
 
 void Worker::send_ping(std::uint32_t index, Connection& conn) noexcept {
-  std::uint8_t frame[ws::kMaxHeaderBytes];
-  const std::size_t n = ws::write_header(frame, ws::Opcode::ping, true, 0);
-  if (!conn.out.write_control(chunks_, frame, n)) return;
+  Chunk* none = nullptr;
+  if (!write_message(conn.out, chunks_, ws::Opcode::ping, {}, none)) return;
   const std::uint32_t now = now32();
   conn.ping_sent_ms = now != 0 ? now : 1;  // 0 means "none outstanding"
   metrics_.pings_sent.add();

@@ -11,13 +11,15 @@
 
 #include "ringgate/core/clock.hpp"
 #include "external_broker.hpp"
+#include "route.hpp"
+#include "upgrade_policy.hpp"
 #include "pubsub_state.hpp"
 #include "user_data.hpp"
 
 namespace ringgate::gateway {
 namespace {
 constexpr std::uint16_t kNoSendOp = 0xffff;
-constexpr std::size_t kSendOps = 1024;
+constexpr std::size_t kSendOps = kMaxSendOps;
 }  // namespace
 
 Worker::Worker(unsigned id, const Config& cfg, std::vector<ListenerSpec> listeners, bool ktls_available,
@@ -29,7 +31,6 @@ Worker::Worker(unsigned id, const Config& cfg, std::vector<ListenerSpec> listene
       wheel_(monotonic_ms(), 10),
       epoch_ms_(monotonic_ms()),
       hub_(hub) {
-  for (const std::string& p : cfg_.subprotocols) subprotocols_.emplace_back(p);
   for (const ListenerSpec& spec : listeners) listeners_.push_back(Listener{spec, nullptr, 0});
 }
 
@@ -85,6 +86,14 @@ bool Worker::setup() noexcept {
     error_ = "out of memory";
     return false;
   }
+  for (const RouteSpec& row : route_table()) {
+    routes_.push_back(row.make(RouteContext{cfg_, metrics_, nullptr}));
+    if (!routes_.back()) {
+      error_ = "out of memory";
+      return false;
+    }
+  }
+  policy_ = upgrade_policy(cfg_);
   dirty_.reserve(1024);
   rearm_.reserve(1024);
   if (!setup_pubsub()) return false;
@@ -438,7 +447,7 @@ void Worker::start_send(std::uint32_t index, Connection& conn) noexcept {
     if (ok) {
       free_send_op_ = op.next_free;
       conn.send_op = op_index;
-      conn.send_iov = std::uint8_t(n);
+      conn.send_iov = std::uint16_t(n) & 63;
     }
   }
   if (ok) {

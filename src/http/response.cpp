@@ -123,20 +123,45 @@ std::size_t write_switching_protocols(std::string_view accept, std::string_view 
   return w.finish();
 }
 
+namespace {
+// Extra header lines must be whole "Name: value" lines, each ending CRLF, with nothing in them
+// that could end the head early (a bare CR or LF, another CTL).
+bool lines_safe(std::string_view extra) noexcept {
+  for (std::size_t i = 0; i < extra.size(); ++i) {
+    const unsigned char ch = static_cast<unsigned char>(extra[i]);
+    if (ch == '\r') {
+      if (i + 1 >= extra.size() || extra[i + 1] != '\n' || i == 0 || extra[i - 1] == '\n') return false;
+      ++i;
+    } else if (ch == '\n' || (ch < 0x20 && ch != '\t') || ch == 0x7f) {
+      return false;
+    }
+  }
+  return extra.empty() || (extra.size() >= 2 && extra.substr(extra.size() - 2) == "\r\n");
+}
+}  // namespace
+
+std::size_t write_response_head(const ResponseHead& h, char* out, std::size_t cap) noexcept {
+  if (h.status < 100 || h.status > 999 || !header_safe(h.content_type) || !lines_safe(h.extra)) return 0;
+  // 1xx, 204 and 304 carry no content, and must not send Content-Length (RFC 9110 8.6).
+  const bool bodiless = h.status < 200 || h.status == 204 || h.status == 304;
+  if (bodiless && h.content_length != 0) return 0;
+  Writer w(out, cap);
+  w.status_line(h.status);
+  if (!bodiless) {
+    if (!h.content_type.empty()) w.put("Content-Type: ").put(h.content_type).put("\r\n");
+    w.put("Content-Length: ").put_uint(h.content_length).put("\r\n");
+  }
+  w.put(h.extra);
+  w.put(h.keep_alive ? "\r\n" : "Connection: close\r\n\r\n");
+  return w.finish();
+}
+
 std::size_t write_response(int status, std::string_view content_type, std::string_view body, char* out,
                            std::size_t cap) noexcept {
-  if (status < 100 || status > 999 || !header_safe(content_type)) return 0;
-  // 1xx, 204 and 304 carry no content, and must not send Content-Length (RFC 9110 8.6).
-  const bool bodiless = status < 200 || status == 204 || status == 304;
-  if (bodiless && !body.empty()) return 0;
-  Writer w(out, cap);
-  w.status_line(status);
-  if (!bodiless) {
-    if (!content_type.empty()) w.put("Content-Type: ").put(content_type).put("\r\n");
-    w.put("Content-Length: ").put_uint(body.size()).put("\r\n");
-  }
-  w.put("Connection: close\r\n\r\n").put(body);
-  return w.finish();
+  const std::size_t n = write_response_head(ResponseHead{status, content_type, body.size()}, out, cap);
+  if (n == 0 || body.size() > cap - n) return 0;
+  for (std::size_t i = 0; i < body.size(); ++i) out[n + i] = body[i];
+  return n + body.size();
 }
 
 }  // namespace ringgate::http

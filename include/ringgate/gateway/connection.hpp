@@ -75,20 +75,25 @@ enum ConnFlag3More : std::uint8_t {
 // What an upgraded connection speaks (Connection::route).
 enum Route : std::uint8_t { kRouteNone = 0, kRouteEcho = 1, kRouteWs = 2, kRouteApi = 3 };
 
+inline constexpr std::size_t kMaxSendOps = 1024;  // Connection::send_op has 10 bits
+
 struct ConnExt;  // worker.hpp: TLS session, ciphertext queue, PROXY-reported client address
 
 struct Connection {
   std::int32_t fd = -1;             // fixed-file index when the ring uses direct descriptors
   Phase phase = Phase::handshake;
   std::uint8_t flags = 0;
-  std::uint8_t route = 0;
-  std::uint8_t send_iov = 0;        // iovecs in the in-flight sendmsg (0 = plain send)
-  std::uint16_t close_code = 0;     // the code that ended the WebSocket (metrics)
-  std::uint16_t send_op = 0;        // index of the worker's SendOp in flight (when send_iov > 0)
+  std::uint8_t route = 0;           // row of the route table + 1 (0: none yet)
   std::uint8_t tls = kTlsNone;      // TlsState
+  std::uint16_t close_code = 0;     // the code that ended the WebSocket (metrics)
+  // The send in flight: iovecs of its sendmsg (0 = a plain send) and, for a sendmsg, the index of
+  // the worker's SendOp (at most kMaxSendOps of them, at most 32 iovecs each).
+  std::uint16_t send_op : 10 = 0;
+  std::uint16_t send_iov : 6 = 0;
   std::uint8_t flags2 = 0;          // ConnFlag2
   std::uint8_t listener = 0;        // index into the worker's listeners (plain, TLS, redirect)
   std::uint8_t flags3 = 0;          // ConnFlag3
+  std::uint8_t route_bits = 0;      // the route's own (ConnIo::route_bits)
   ConnExt* ext = nullptr;           // only while TLS runs in user space or a PROXY header named a client
   OutQueue out;
   Chunk* in = nullptr;              // partial request head, or a message spanning receive buffers

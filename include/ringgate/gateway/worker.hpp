@@ -45,6 +45,8 @@ struct SubRequest;
 struct PubRequest;
 struct OwnedTopic;
 struct ControlSink;  // src/gateway/control_sink.hpp
+class RouteHandler;  // src/gateway/route.hpp
+struct UpgradeCheck;  // src/gateway/upgrade_policy.hpp
 
 // One listening socket of a worker, as the server opened it.
 struct ListenerSpec {
@@ -111,8 +113,9 @@ class Worker {
     std::shared_ptr<tls::ServerContext> ctx;  // this worker's reference to the current context
     std::uint64_t generation = 0;
   };
+  class Port;          // this worker's ConnIo for one connection (worker_port.hpp)
+  struct FrameSink;    // parser events -> whole messages for the route (messages.cpp)
   friend struct ControlSink;
-  friend struct EchoSink;
   friend struct PubSink;
   struct BrokerEvents final : pubsub::Broker::Events {
     Worker& w;
@@ -150,10 +153,15 @@ class Worker {
   void begin_drain() noexcept;
   std::uint64_t ud(std::uint8_t kind, std::uint32_t index) const noexcept;
 
-  // connection.cpp: bytes in, protocol out
+  // upgrade.cpp, messages.cpp, refusal_log.cpp: bytes in, protocol out
+  RouteHandler* route_handler(const Connection& conn) const noexcept {
+    return conn.route != 0 ? routes_[conn.route - 1u].get() : nullptr;
+  }
   void on_bytes(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
   std::size_t on_head_bytes(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
   void on_frames(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
+  void after_feed(std::uint32_t index, Connection& conn, std::uint32_t gen, const ws::FeedResult& r,
+                  bool failed, std::uint16_t close_code, const char* close_reason) noexcept;
   void after_feed(std::uint32_t index, Connection& conn, std::uint32_t gen, const ws::FeedResult& r,
                   const ControlSink& sink) noexcept;
   void accept_upgrade(std::uint32_t index, Connection& conn, std::string_view key,
@@ -231,7 +239,6 @@ class Worker {
   void api_respond(std::uint32_t index, Connection& conn, int status, std::string_view body, bool keep_alive,
                    std::string_view extra_headers = {}) noexcept;
   void api_done(PubRequest* r) noexcept;
-  void serve_demo_page(std::uint32_t index, Connection& conn) noexcept;
 
   // tls_conn.cpp: the layers under HTTP: PROXY header, TLS (wolfSSL or kernel), close_notify
   void on_wire_bytes(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
@@ -270,7 +277,8 @@ class Worker {
 
   unsigned id_;
   Config cfg_;
-  std::vector<std::string_view> subprotocols_;  // views of cfg_.subprotocols
+  std::vector<std::unique_ptr<RouteHandler>> routes_;  // one per row of route_table()
+  std::vector<UpgradeCheck> policy_;                    // upgrade_policy(cfg_)
   std::vector<Listener> listeners_;
   bool ktls_available_;
   std::unique_ptr<std::uint8_t[]> plain_;  // decrypted bytes of one wolfSSL read (+64 B padding)

@@ -103,8 +103,20 @@ std::size_t write_reject(Reject r, char* out, std::size_t cap) noexcept;
 std::size_t write_switching_protocols(std::string_view accept, std::string_view protocol, char* out,
                                       std::size_t cap) noexcept;
 
-// A plain response (admin endpoint): status line, Content-Type, Content-Length, Connection: close,
-// blank line, body.
+// The one response writer. A head: status line, Content-Type (when non-empty), Content-Length,
+// `extra` (whole header lines, each ending CRLF; refused if one could end the head early), then
+// "Connection: close" unless keep_alive, blank line. The body follows separately (large pages are
+// queued without a copy into this buffer). 0 when it does not fit or an argument is unsafe.
+struct ResponseHead {
+  int status = 200;
+  std::string_view content_type;
+  std::size_t content_length = 0;
+  bool keep_alive = false;
+  std::string_view extra;
+};
+std::size_t write_response_head(const ResponseHead& head, char* out, std::size_t cap) noexcept;
+
+// A whole response with Connection: close (admin endpoint, small bodies): the head, then body.
 std::size_t write_response(int status, std::string_view content_type, std::string_view body, char* out,
                            std::size_t cap) noexcept;
 

@@ -1,6 +1,9 @@
-// The demo page (see demo_page.hpp). Element ids are part of the contract with the browser test
+// GET / and /index.html: the demo page (see demo_page.hpp), one response, then close. Element ids are part of the contract with the browser test
 // (tests/integration/node/test_demo.mjs): #topic #subscribe #status #messages #data #publish #log.
 #include "ringgate/gateway/demo_page.hpp"
+
+#include "../route.hpp"
+#include "ringgate/http/upgrade.hpp"
 
 namespace ringgate::gateway {
 namespace {
@@ -155,6 +158,25 @@ constexpr std::string_view kDemoPage = R"rg(
 
 std::string_view demo_page_html() noexcept {
   return kDemoPage.substr(1);  // drop the newline after the raw string's opening delimiter
+}
+
+namespace {
+class DemoPageRoute final : public RouteHandler {
+ public:
+  void on_request(ConnIo& io, const http::Request&) noexcept override {
+    const std::string_view page = demo_page_html();
+    char head[256];
+    const std::size_t n = http::write_response_head(
+        http::ResponseHead{200, "text/html; charset=utf-8", page.size(), false, "Cache-Control: no-cache\r\n"},
+        head, sizeof head);
+    if (n == 0 || !io.write(std::string_view(head, n)) || !io.write(page)) return;  // (out of memory: torn down)
+    io.end_response(false);
+  }
+};
+}  // namespace
+
+std::unique_ptr<RouteHandler> make_demo_page_route(const RouteContext&) {
+  return std::make_unique<DemoPageRoute>();
 }
 
 }  // namespace ringgate::gateway

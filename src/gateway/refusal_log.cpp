@@ -1,0 +1,152 @@
+// Refusal lines: "handshake refused: reason=.. status=.. peer=.. [client=.. forwarded_for=..]
+// method=.. target=.. headers=.." and "proxy header refused: ...", rate-limited, with control
+// characters escaped. The peer is looked up on the ring for a direct descriptor (see log_with_peer).
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include "ringgate/gateway/worker.hpp"
+#include "ringgate/http/forwarded.hpp"
+#include "ringgate/http/upgrade.hpp"
+#include "ringgate/net/listener.hpp"
+#include "user_data.hpp"
+
+namespace ringgate::gateway {
+namespace {
+net::SockAddr copy_address(const sockaddr* a) {
+  net::SockAddr out;
+  out.len = a->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  std::memcpy(&out.storage, a, out.len);
+  return out;
+}
+
+// Printable rendering of request bytes for a log line: no control characters reach the log.
+void append_escaped(std::string& out, std::string_view s, std::size_t max) {
+  for (std::size_t i = 0; i < s.size() && out.size() < max; ++i) {
+    unsigned char ch = static_cast<unsigned char>(s[i]);
+    if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\') {
+      out.push_back(char(ch));
+    } else {
+      char buf[5];
+      std::snprintf(buf, sizeof buf, "\\x%02x", ch);
+      out.append(buf);
+    }
+  }
+}
+}  // namespace
+
+void Worker::log_refusal(std::uint32_t index, Connection& conn, http::Reject why, const http::Request* req,
+                         std::string_view raw_head) noexcept {
+  if (!refusal_log_.allow(now_ms_ / 1000)) return;
+  // "handshake refused: reason=.. status=.. peer=.. [client=.. forwarded_for=..] method=.. target=..
+  // headers=..": the peer goes in last because a direct descriptor needs a ring round trip for it.
+  std::string head = "handshake refused: reason=";
+  head += http::reject_name(why);
+  head += " status=" + std::to_string(http::reject_status(why));
+  std::string rest = " method=";
+  if (req != nullptr) {
+    append_escaped(rest, req->method, 2048);
+    rest += " target=";
+    append_escaped(rest, req->target, 2048);
+    rest += " headers=\"";
+    for (std::size_t i = 0; i < req->header_count; ++i) {
+      if (i != 0) rest += " | ";
+      append_escaped(rest, req->headers[i].name, 3500);
+      rest += ": ";
+      append_escaped(rest, req->headers[i].value, 3500);
+    }
+    rest += "\"";
+  } else {
+    rest += "? target=? raw=\"";
+    append_escaped(rest, raw_head.substr(0, 512), 3500);
+    rest += "\"";
+  }
+  // X-Forwarded-For, every line of it: the client is read from the right end (a client's own
+  // value stays on the left), and both are logged only if the peer turns out to be a trusted proxy.
+  std::string forwarded;
+  if (req != nullptr) {
+    std::string chain;
+    if (http::append_field_lines(*req, "x-forwarded-for", chain) != 0) {
+      const std::string_view client = http::forwarded_client(*req, cfg_.trusted_proxies);
+      if (!client.empty()) {
+        forwarded = " client=";
+        append_escaped(forwarded, client, 64);
+      }
+      forwarded += " forwarded_for=\"";
+      append_escaped(forwarded, chain, 1024);
+      forwarded += "\"";
+    }
+  }
+  log_with_peer(index, conn, PendingLog{0, index, std::move(head), std::move(rest), std::move(forwarded)}, nullptr);
+}
+
+void Worker::log_proxy_refusal(std::uint32_t index, Connection& conn, ProxyResult why, const sockaddr* peer) noexcept {
+  if (!refusal_log_.allow(now_ms_ / 1000)) return;
+  std::string head = "proxy header refused: reason=";
+  head += proxy_result_name(why);
+  log_with_peer(index, conn, PendingLog{0, index, std::move(head), {}, {}}, peer);
+}
+
+// Finishes a refusal line with "peer=<TCP peer>". A direct descriptor has no getpeername(): an
+// ordinary descriptor is made for it on the ring, and until it is back the connection neither
+// sends its answer nor closes, so the peer (a proxy waiting for our answer) is still connected to
+// be named. (Looking it up after the answer lost the race to proxies that close at once.)
+void Worker::log_with_peer(std::uint32_t index, Connection& conn, PendingLog line, const sockaddr* known) noexcept {
+  if (std::uint64_t s = refusal_log_.take_suppressed(); s != 0) {
+    metrics_.refusal_logs_suppressed.add(s);
+    line.rest += " (" + std::to_string(s) + " earlier refusals not logged)";
+  }
+  if (conn.ext != nullptr && conn.ext->client.ss_family != 0) {
+    // The client address a trusted proxy reported (PROXY protocol) is the peer that matters.
+    const net::SockAddr client = copy_address(reinterpret_cast<const sockaddr*>(&conn.ext->client));
+    RG_LOG_WARN("%s peer=%s via=proxy%s%s%s", line.head.c_str(), client.to_string().c_str(),
+                conn.ext->proxy_tlvs.c_str(), line.forwarded.c_str(), line.rest.c_str());
+    return;
+  }
+  if (known != nullptr) return finish_log(line, copy_address(known));
+  if (!ring_.direct()) {
+    auto a = net::peer_address(conn.fd);
+    return finish_log(line, a ? std::optional<net::SockAddr>(*a) : std::nullopt);
+  }
+  line.ud = ud(kFdInstall, index);
+  if (!ring_.fd_install(conn.fd, line.ud)) return finish_log(line, std::nullopt);
+  conn.flags3 |= kLogPending;
+  pending_logs_.push_back(std::move(line));
+}
+
+void Worker::finish_log(const PendingLog& line, const std::optional<net::SockAddr>& peer) noexcept {
+  // X-Forwarded-For names the client only when the peer is a proxy we trust.
+  const bool trusted = peer && cfg_.trusted_proxies.contains(peer->sa());
+  RG_LOG_WARN("%s peer=%s%s%s", line.head.c_str(), peer ? peer->to_string().c_str() : "unknown",
+              trusted ? line.forwarded.c_str() : "", line.rest.c_str());
+}
+
+void Worker::on_fd_installed(std::uint64_t token, std::int32_t res) noexcept {
+  for (std::size_t i = 0; i < pending_logs_.size(); ++i) {
+    if (pending_logs_[i].ud != token) continue;
+    std::optional<net::SockAddr> peer;
+    if (res >= 0) {
+      if (auto a = net::peer_address(res)) peer = *a;
+      ::close(res);
+    }
+    finish_log(pending_logs_[i], peer);
+    const std::uint32_t index = pending_logs_[i].index;
+    pending_logs_[i] = std::move(pending_logs_.back());
+    pending_logs_.pop_back();
+    if (Connection* conn = conns_.get_masked(index, gen_of(token), kGenMask)) {
+      conn->flags3 &= std::uint8_t(~kLogPending);
+      if (conn->phase == Phase::teardown) {
+        close_if_deferred(index, *conn);
+      } else {
+        mark_dirty(index, *conn);  // the answer waited for the line
+      }
+    }
+    return;
+  }
+  if (res >= 0) ::close(res);
+}
+
+}  // namespace ringgate::gateway
