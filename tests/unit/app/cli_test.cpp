@@ -4,7 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <map>
+#include <regex>
+#include <set>
+
+#include "app/options.hpp"
 
 namespace ringgate::app {
 namespace {
@@ -345,6 +351,275 @@ TEST(CliBroker, RefusesWhatItCannotUse) {
     EXPECT_NE(r.error.find("--broker"), std::string::npos) << r.error;
   }
   EXPECT_FALSE(parse_cli({"--broker"}).error.empty());
+}
+
+}  // namespace
+}  // namespace ringgate::app
+
+// Issue 14: the flags are one table (src/app/options.cpp); parsing and --help both walk it.
+namespace ringgate::app {
+namespace {
+
+// The arguments that exercise a row with a value it accepts, plus what finish() needs around it.
+// Rows with a numeric range get their minimum without an entry here; any other new row fails
+// OptionTable.EveryRowParses until it has one.
+const std::map<std::string_view, std::vector<std::string>>& samples() {
+  static const std::map<std::string_view, std::vector<std::string>> k = {
+      {"--listen", {"--listen", "127.0.0.1:0"}},
+      {"--admin", {"--admin", "[::1]:0"}},
+      {"--heartbeat-profile", {"--heartbeat-profile", "nginx"}},
+      {"--subprotocol", {"--subprotocol", "chat"}},
+      {"--no-direct-descriptors", {"--no-direct-descriptors"}},
+      {"--handover", {"--handover"}},
+      {"--listen-tls", {"--listen-tls", "127.0.0.1:0", "--tls-cert", "c", "--tls-key", "k"}},
+      {"--tls-cert", {"--listen-tls", "127.0.0.1:0", "--tls-cert", "c", "--tls-key", "k"}},
+      {"--tls-key", {"--listen-tls", "127.0.0.1:0", "--tls-key", "k", "--tls-cert", "c"}},
+      {"--tls-ticket-keys", {"--tls-ticket-keys", "/etc/keys"}},
+      {"--ktls", {"--ktls", "on"}},
+      {"--proxy-protocol", {"--proxy-protocol", "required", "--trusted-proxies", "::1"}},
+      {"--trusted-proxies", {"--trusted-proxies", "10.0.0.0/8,::1"}},
+      {"--redirect-http", {"--redirect-http", "127.0.0.1:0"}},
+      {"--proxy-timeout", {"--proxy-timeout", "0.001"}},  // 0 is refused by finish(), not by the row
+      {"--client-publish", {"--client-publish", "on"}},
+      {"--slow-consumer", {"--slow-consumer", "t.=conflate"}},
+      {"--api", {"--api", "127.0.0.1:0", "--api-token", "t"}},
+      {"--api-token", {"--api-token", "t"}},
+      {"--broker", {"--broker", "redis://127.0.0.1:6379"}},
+      {"--log-level", {"--log-level", "error"}},
+      {"--help", {"--help"}},
+      {"--version", {"--version"}},
+  };
+  return k;
+}
+
+bool is_duration(const Option& o) { return o.syntax == "SECONDS"; }
+std::string seconds_text(std::uint64_t ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", double(ms) / 1000.0);
+  return buf;
+}
+std::string error_of(const std::vector<std::string>& args) { return parse_cli(args).error; }
+
+TEST(OptionTable, RowsAreWellFormedAndUnique) {
+  std::set<std::string_view> names;
+  for (const Option& o : option_table()) {
+    EXPECT_EQ(o.name.substr(0, 2), "--") << o.name;
+    EXPECT_TRUE(names.insert(o.name).second) << "twice: " << o.name;
+    EXPECT_FALSE(o.help.empty()) << o.name;
+    ASSERT_NE(o.set.apply, nullptr) << o.name << " has no parser";
+    if (o.takes_value()) {
+      EXPECT_FALSE(o.needs.empty()) << o.name << ": no message for a missing value";
+    }
+    EXPECT_EQ(find_option(o.name), &o);
+    if (!o.alias.empty()) {
+      EXPECT_EQ(find_option(o.alias), &o);
+    }
+  }
+  EXPECT_EQ(find_option("-h"), find_option("--help"));
+  EXPECT_EQ(find_option("--bogus"), nullptr);
+  EXPECT_EQ(find_option("--handover=yes"), nullptr);
+  EXPECT_EQ(find_option("workers"), nullptr);
+}
+
+TEST(OptionTable, EveryRowParses) {
+  TempFile token("t\n");
+  for (const Option& o : option_table()) {
+    std::vector<std::string> args;
+    if (o.name == "--api-token-file") {
+      args = {"--api-token-file", token.path};
+    } else if (auto it = samples().find(o.name); it != samples().end()) {
+      args = it->second;
+    } else if (o.set.max != 0) {
+      args = {std::string(o.name), is_duration(o) ? seconds_text(o.set.min) : std::to_string(o.set.min)};
+    } else {
+      ADD_FAILURE() << o.name << ": add a sample value to samples()";
+      continue;
+    }
+    CliResult r = parse_cli(args);
+    EXPECT_TRUE(r.error.empty()) << o.name << ": " << r.error;
+    // The same value through the config-file path: find_option + apply.
+    OptionState s;
+    std::string err;
+    const std::string value = o.takes_value() ? args[std::size_t(std::find(args.begin(), args.end(), o.name) -
+                                                                  args.begin()) + 1]
+                                              : std::string();
+    EXPECT_TRUE(apply(*find_option(o.name), value, s, err)) << o.name << " " << value << ": " << err;
+  }
+}
+
+// The old parser's message for each flag given without its value; a new row adds its own.
+TEST(OptionTable, MissingValueNamesTheFlag) {
+  const std::map<std::string_view, std::string_view> old = {
+      {"--workers", "--workers needs a number 1..64"},
+      {"--tls-session-cache", "--tls-session-cache needs 0..10000000 entries"},
+      {"--max-message-bytes", "--max-message-bytes needs 1..2^31"},
+      {"--max-head-bytes", "--max-head-bytes needs 256..1048576"},
+      {"--max-outbound-bytes", "--max-outbound-bytes needs 4096..2^31"},
+      {"--recv-buffers", "--recv-buffers needs a power of two up to 32768"},
+      {"--recv-buffer-bytes", "--recv-buffer-bytes needs 512..1048576"},
+      {"--history", "--history needs 0..100000 messages"},
+      {"--history-max-bytes", "--history-max-bytes needs 65536..2^40"},
+      {"--max-publish-bytes", "--max-publish-bytes needs 16..16777216"},
+      {"--max-subscriptions", "--max-subscriptions needs 1..1000000"},
+      {"--drain-timeout", "--drain-timeout needs seconds (e.g. 5 or 0.5)"},
+      {"--drain-window", "--drain-window needs seconds (e.g. 5 or 0.5)"},
+      {"--handshake-timeout", "--handshake-timeout needs seconds (e.g. 5 or 0.5)"},
+      {"--close-timeout", "--close-timeout needs seconds (e.g. 5 or 0.5)"},
+      {"--ping-interval", "--ping-interval needs seconds (e.g. 5 or 0.5)"},
+      {"--pong-timeout", "--pong-timeout needs seconds (e.g. 5 or 0.5)"},
+      {"--idle-timeout", "--idle-timeout needs seconds (e.g. 5 or 0.5)"},
+      {"--max-lifetime", "--max-lifetime needs seconds (e.g. 5 or 0.5)"},
+      {"--tls-ticket-rotate", "--tls-ticket-rotate needs seconds (e.g. 5 or 0.5)"},
+      {"--proxy-timeout", "--proxy-timeout needs seconds (e.g. 5 or 0.5)"},
+      {"--history-ttl", "--history-ttl needs seconds (e.g. 5 or 0.5)"},
+      {"--broker-ping-interval", "--broker-ping-interval needs seconds (e.g. 5 or 0.5)"},
+      {"--broker-linger", "--broker-linger needs seconds (e.g. 5 or 0.5)"},
+      {"--listen", "--listen needs HOST:PORT"},
+      {"--admin", "--admin needs HOST:PORT"},
+      {"--api", "--api needs HOST:PORT"},
+      {"--redirect-http", "--redirect-http needs HOST:PORT"},
+      {"--listen-tls", "--listen-tls needs HOST:PORT"},
+      {"--ktls", "--ktls needs on, off or auto"},
+      {"--proxy-protocol", "--proxy-protocol needs off, optional or required"},
+      {"--log-level", "--log-level needs a level"},
+      {"--client-publish", "--client-publish needs on or off"},
+      {"--heartbeat-profile", "--heartbeat-profile: one of cloudflare, aws-alb, aws-nlb, nginx"},
+      {"--slow-consumer", "--slow-consumer needs [PREFIX=]disconnect|drop|conflate"},
+      {"--trusted-proxies", "--trusted-proxies: not a CIDR list (bad entry: )"},
+      {"--subprotocol", "--subprotocol needs a name"},
+      {"--api-token", "--api-token needs a token"},
+      {"--api-token-file", "--api-token-file needs a file"},
+      {"--tls-ticket-keys", "--tls-ticket-keys needs a file"},
+      {"--tls-cert", "--tls-cert needs a file"},
+      {"--tls-key", "--tls-key needs a file"},
+      {"--broker", "--broker needs embedded, redis://HOST:PORT or nats://HOST:PORT"},
+  };
+  for (const Option& o : option_table()) {
+    if (!o.takes_value()) {
+      EXPECT_EQ(error_of({std::string(o.name), "--listen", "127.0.0.1:0"}), "") << o.name << " is a switch";
+      continue;
+    }
+    const auto it = old.find(o.name);
+    ASSERT_NE(it, old.end()) << o.name << ": add its missing-value message here";
+    EXPECT_EQ(error_of({std::string(o.name)}), it->second);
+  }
+}
+
+// Integer rows accept both ends of their range and refuse one past each; durations up to 40 days.
+TEST(OptionTable, RangesHoldAtBothEnds) {
+  for (const Option& o : option_table()) {
+    if (o.set.max == 0) continue;
+    const std::string name(o.name);
+    if (is_duration(o)) {
+      EXPECT_EQ(error_of({name, seconds_text(o.set.max)}), "") << name;
+      EXPECT_EQ(error_of({name, seconds_text(o.set.max + 1)}), name + ": at most 40 days");
+      if (o.set.min > 0) {
+        EXPECT_NE(error_of({name, "0"}), "") << name;
+      }
+      continue;
+    }
+    EXPECT_EQ(error_of({name, std::to_string(o.set.max)}), "") << name;
+    EXPECT_EQ(error_of({name, std::to_string(o.set.max + 1)}), name + std::string(o.needs));
+    if (o.set.min > 0) {
+      EXPECT_EQ(error_of({name, std::to_string(o.set.min - 1)}), name + std::string(o.needs));
+    }
+    EXPECT_EQ(error_of({name, "x"}), name + std::string(o.needs));
+  }
+}
+
+TEST(OptionTable, HelpListsEveryRowAndOnlyRows) {
+  // Wrapped lines joined: a row's text may break anywhere.
+  const std::string u = std::regex_replace(usage(), std::regex("\\s+"), " ");
+  for (const Option& o : option_table()) {
+    std::string head(o.name);
+    if (o.takes_value()) head.append(" ").append(o.syntax);
+    EXPECT_NE(u.find(head), std::string::npos) << head;
+    if (!o.alias.empty()) {
+      EXPECT_NE(u.find(std::string(o.alias).append(", ").append(o.name)), std::string::npos);
+    }
+    if (!o.fallback.empty()) {
+      const std::string shown = std::string("(default ").append(o.fallback).append(")");
+      EXPECT_NE(u.find(shown), std::string::npos) << o.name;
+    }
+  }
+  // Every flag the help mentions (also inside help texts) is one the parser knows.
+  const std::regex flag("--[a-z][a-z-]*");
+  for (auto it = std::sregex_iterator(u.begin(), u.end(), flag); it != std::sregex_iterator(); ++it) {
+    EXPECT_NE(find_option(it->str()), nullptr) << "help mentions " << it->str();
+  }
+}
+
+// The messages as they were before the table (checked against the old parser's output).
+TEST(OptionTable, ErrorsAreThoseOfTheOldParser) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--bogus"}, "unknown option: --bogus"},
+      {{"--handover=yes"}, "unknown option: --handover=yes"},
+      {{"--workers", "65"}, "--workers needs a number 1..64"},
+      {{"--recv-buffers", "1000"}, "--recv-buffers needs a power of two up to 32768"},
+      {{"--drain-timeout", "-1"}, "--drain-timeout needs seconds (e.g. 5 or 0.5)"},
+      {{"--max-lifetime", "3456000.001"}, "--max-lifetime: at most 40 days"},
+      {{"--max-lifetime", "9999999999"}, "--max-lifetime needs seconds (e.g. 5 or 0.5)"},
+      {{"--pong-timeout", "0"}, "--pong-timeout must be above 0"},
+      {{"--broker-ping-interval", "0.05"}, "--broker-ping-interval: at least 0.1 s"},
+      {{"--proxy-timeout", "0"}, "--proxy-timeout must be above 0"},
+      {{"--listen", "127.0.0.1"}, "--listen: not a numeric HOST:PORT: 127.0.0.1"},
+      {{"--admin", "nowhere"}, "--admin: not a numeric HOST:PORT: nowhere"},
+      {{"--ktls", "maybe"}, "--ktls: on, off or auto"},
+      {{"--proxy-protocol", "x"}, "--proxy-protocol: off, optional or required"},
+      {{"--log-level", "loud"}, "--log-level: debug, info, warn or error"},
+      {{"--client-publish", "yes"}, "--client-publish needs on or off"},
+      {{"--heartbeat-profile", "haproxy"}, "--heartbeat-profile: one of cloudflare, aws-alb, aws-nlb, nginx"},
+      {{"--slow-consumer", "Drop"}, "--slow-consumer needs [PREFIX=]disconnect|drop|conflate"},
+      {{"--trusted-proxies", "10.0.0.0/33"}, "--trusted-proxies: not a CIDR list (bad entry: 10.0.0.0/33)"},
+      {{"--trusted-proxies"}, "--trusted-proxies: not a CIDR list (bad entry: )"},
+      {{"--subprotocol", ""}, "--subprotocol needs a name"},
+      {{"--tls-cert", "c", "--tls-cert", "d"}, "--tls-cert and --tls-key come in pairs"},
+      {{"--tls-cert", "c", "--listen-tls", "127.0.0.1:1"}, "--tls-cert and --tls-key come in pairs"},
+      {{"--tls-cert", "c"}, "--tls-cert and --tls-key come in pairs"},
+      {{"--tls-cert", "c", "--tls-key", "k"}, "--tls-cert without --listen-tls"},
+      {{"--listen-tls", "127.0.0.1:443"}, "--listen-tls 127.0.0.1:443 has no --tls-cert/--tls-key"},
+      {{"--proxy-protocol", "optional"},
+       "--proxy-protocol needs --trusted-proxies (headers are accepted only from them)"},
+      {{"--api", "127.0.0.1:1"}, "--api needs --api-token or --api-token-file (the API never runs without a token)"},
+      {{"--api-token-file", "/nonexistent/ringgate"}, "--api-token-file: cannot read /nonexistent/ringgate"},
+      {{"--broker", "bogus://x"},
+       "--broker: embedded, redis://HOST:PORT[/?sharded=1] or nats://HOST:PORT, not bogus://x"},
+      {{"--broker", "redis://"}, "--broker: redis:// names no host"},
+      {{"--broker", "redis://[::1"}, "--broker: bad address in redis://[::1"},
+      {{"--broker", "redis://127.0.0.1:0"}, "--broker: bad host or port in redis://127.0.0.1:0"},
+      {{"--broker", "redis://127.0.0.1:1/?sharded=2"},
+       "--broker: unknown option /?sharded=2 in redis://127.0.0.1:1/?sharded=2"},
+      // The first bad flag is the one reported; cross-flag checks come after every flag.
+      {{"--workers", "x", "--bogus"}, "--workers needs a number 1..64"},
+      {{"--proxy-timeout", "0", "--bogus"}, "unknown option: --bogus"},
+  };
+  for (const auto& [args, message] : cases) EXPECT_EQ(error_of(args), message) << args[0];
+}
+
+// A later config file goes through the same rows: looked up by name, applied, then finished.
+TEST(OptionTable, ConfigFilePathMatchesTheCommandLine) {
+  OptionState s;
+  std::string err;
+  for (auto [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"--ping-interval", "7"}, {"--heartbeat-profile", "aws-nlb"}, {"--broker-linger", "1.5"},
+           {"--max-outbound-bytes", "65536"}, {"--handover", ""}, {"--log-level", "debug"}}) {
+    const Option* o = find_option(key);
+    ASSERT_NE(o, nullptr) << key;
+    ASSERT_TRUE(apply(*o, value, s, err)) << key << ": " << err;
+  }
+  CliResult r = finish(std::move(s));
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  const gateway::Config& g = r.options.gateway;
+  EXPECT_EQ(g.ping_interval_ms, 7000u) << "explicit wins over the profile here too";
+  EXPECT_EQ(g.pong_timeout_ms, 20000u);
+  EXPECT_EQ(g.broker.linger_ms, 1500u);
+  EXPECT_EQ(g.max_outbound_bytes, 65536u);
+  EXPECT_TRUE(g.handover);
+  EXPECT_EQ(r.options.log_level, LogLevel::debug);
+  ASSERT_EQ(g.listen.size(), 1u);
+  EXPECT_EQ(g.listen[0].to_string(), "127.0.0.1:8080");
+  EXPECT_FALSE(apply(*find_option("--workers"), "0", s, err));
+  EXPECT_EQ(err, "--workers needs a number 1..64");
 }
 
 }  // namespace
