@@ -6,8 +6,9 @@
 // Latency is the TLS handshake alone: from queuing the ClientHello (TCP already connected) to the
 // handshake completing on the client. Only handshakes that complete in the measure phase count
 // (and only failures in it); warm-up cycles prime the resumption state. A slot reuses its fixed
-// index across cycles, so every ring operation carries the slot's generation in its user_data and
-// completions from an earlier cycle are dropped (their provided buffers still recycled).
+// index across cycles; the client engine it drives (engine.hpp, shared with echo/hold/fanout)
+// carries the slot's generation in every user_data, so completions from an earlier cycle are
+// dropped (their provided buffers still recycled).
 #pragma once
 
 #include <atomic>

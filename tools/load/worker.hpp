@@ -1,17 +1,14 @@
-// Worker: one thread, one io_uring with a sparse fixed-file table, one provided-buffer ring, and
-// the connections assigned to it (global index j = local * workers + id). Each connection's socket
-// is created as an ordinary fd, bound to a source address 127.0.0.(2 + j % spread) with
-// IP_BIND_ADDRESS_NO_PORT (the port is picked at connect, so each source address has its own
-// ephemeral range), parked in fixed slot `local`, and its fd closed at once: the process's fd
-// table stays tiny and only the ring's table (<= RLIMIT_NOFILE slots) bounds a worker.
+// Worker: one thread driving one ClientEngine (engine.hpp: one io_uring with a sparse fixed-file
+// table, one provided-buffer ring) for the connections assigned to it (global index
+// j = local * workers + id, in fixed slot `local`, source address 127.0.0.(2 + j % spread)).
 // Slots are never reused within a run, so a slot index names one connection for the whole run.
 //
 // The worker owns the handshake (101 + Sec-WebSocket-Accept checked), masking, ping -> pong and
-// the close handshake; the Scenario decides the traffic. With wss:// a TlsConn (tls_conn.hpp) sits
-// between the ring and all of that: the TLS handshake runs first (state tls), received ciphertext
-// is decrypted before the HTTP/WebSocket layer sees it, queued bytes are encrypted at flush, and a
-// clean close ends with our close_notify. Counters read by the main thread while
-// the run is going are relaxed atomics; everything else is read only after join().
+// the close handshake (worker_ws.cpp); the Scenario decides the traffic. With wss:// a TlsConn
+// (tls_conn.hpp) sits between the engine and all of that: the TLS handshake runs first (state tls),
+// received ciphertext is decrypted before the HTTP/WebSocket layer sees it, queued bytes are
+// encrypted at flush, and a clean close ends with our close_notify. Counters read by the main
+// thread while the run is going are relaxed atomics; everything else is read only after join().
 #pragma once
 
 #include <atomic>
