@@ -105,6 +105,166 @@ std::string check_tls_options(Options& o, bool tls_flags, const std::string& sni
   return "";
 }
 
+namespace {
+
+// One command line's flags, read in order. Each group returns true when the flag is one of its
+// own; `err` then says whether its value was bad. The *_set flags feed the cross-flag checks.
+struct FlagReader {
+  int argc;
+  char** argv;
+  Options& o;
+  bool fanout;
+  int i = 2;
+  std::string a, url, sni;  // a: the flag being read
+  bool tls_flags = false, connections_set = false, size_set = false, rate_set = false, duration_set = false;
+
+  bool value(std::string& v) {
+    if (i + 1 >= argc) return false;
+    v = argv[++i];
+    return true;
+  }
+  std::string num(double& d, double lo) {
+    std::string v;
+    if (!value(v)) return "missing value for " + a;
+    char* end = nullptr;
+    d = std::strtod(v.c_str(), &end);
+    if (end == v.c_str() || *end != '\0' || d < lo) return "bad value for " + a + ": '" + v + "'";
+    return "";
+  }
+  // A count in [lo, hi]; `over` is the error above hi.
+  std::string count(double& d, double lo, double hi, const std::string& over) {
+    std::string err = num(d, lo);
+    if (err.empty() && d > hi) return over;
+    return err;
+  }
+  bool traffic(std::string& err);
+  bool fanout_flag(std::string& err);
+  bool client(std::string& err);
+  bool tls(std::string& err);
+};
+
+bool FlagReader::traffic(std::string& err) {
+  double d = 0;
+  if (a == "--url") {
+    if (!value(url)) err = "missing value for --url";
+  } else if (a == "--binary" || a == "--text") {
+    o.binary = a == "--binary";
+  } else if (a == "--quiet") {
+    o.quiet = true;
+  } else if (a == "--json" || a == "--plot") {
+    if (!value(a == "--json" ? o.json : o.plot)) err = "missing value for " + a;
+  } else if (a == "--connections") {
+    if (!(err = count(d, 1, 50'000'000, "--connections too large")).empty()) return true;
+    o.connections = std::uint32_t(d);
+    connections_set = true;
+    if (fanout) err = "--connections does not apply to fanout (--subscribers, --publishers)";
+  } else if (a == "--size") {
+    if (!(err = count(d, 0, 16u << 20, "--size above 16 MiB")).empty()) return true;
+    o.size = std::size_t(d);
+    size_set = true;
+  } else if (a == "--inflight") {
+    if ((err = count(d, 1, 4096, "--inflight above 4096")).empty()) o.inflight = std::uint32_t(d);
+  } else if (a == "--duration") {
+    duration_set = (err = num(o.duration_s, 0)).empty();
+  } else if (a == "--warmup") {
+    err = num(o.warmup_s, 0);
+  } else if (a == "--rate") {
+    rate_set = (err = num(fanout ? o.pub_rate : o.rate, 0)).empty();
+  } else {
+    return false;
+  }
+  return true;
+}
+
+bool FlagReader::fanout_flag(std::string& err) {
+  if (!fanout) return false;
+  if (a == "--subscribers" || a == "--topics" || a == "--publishers" || a == "--burst") {
+    double d = 0;
+    if (!(err = count(d, a == "--publishers" ? 0 : 1, 50'000'000, a + " too large")).empty()) return true;
+    (a == "--subscribers" ? o.subscribers : a == "--topics" ? o.topics : a == "--publishers" ? o.publishers : o.burst) =
+        std::uint32_t(d);
+  } else if (a == "--settle") {
+    err = num(o.settle_s, 0);
+  } else if (a == "--via") {
+    std::string v;
+    if (!value(v) || (v != "ws" && v != "api")) err = "bad value for --via: '" + v + "' (ws or api)";
+    o.via_api = v == "api";
+  } else if (a == "--api") {
+    if (!value(o.api_url)) err = "missing value for --api";
+  } else if (a == "--api-token") {
+    if (!value(o.api_token) || o.api_token.empty()) err = "missing value for --api-token";
+  } else {
+    return false;
+  }
+  return true;
+}
+
+bool FlagReader::client(std::string& err) {
+  double d = 0;
+  if (a == "--connect-timeout") {
+    err = num(o.connect_timeout_s, 0.1);
+  } else if (a == "--close-timeout") {
+    err = num(o.close_timeout_s, 0);
+  } else if (a == "--threads") {
+    if ((err = count(d, 1, 1024, "--threads above 1024")).empty()) o.threads = unsigned(d);
+  } else if (a == "--max-pending" || a == "--sockbuf") {
+    if ((err = num(d, a == "--sockbuf" ? 0 : 1)).empty()) (a == "--sockbuf" ? o.sockbuf : o.max_pending) = unsigned(d);
+  } else if (a == "--src-spread") {
+    if ((err = count(d, 1, 253, "--src-spread is 1..253")).empty()) o.src_spread = unsigned(d);
+  } else if (a == "--server-pid") {
+    std::string v;
+    if (!value(v)) {
+      err = "missing value for --server-pid";
+      return true;
+    }
+    for (std::size_t at = 0; at <= v.size();) {
+      std::size_t comma = std::min(v.find(',', at), v.size());
+      long pid = std::strtol(v.substr(at, comma - at).c_str(), nullptr, 10);
+      if (pid <= 0) {
+        err = "bad value for --server-pid: '" + v + "'";
+        return true;
+      }
+      o.server_pids.push_back(int(pid));
+      at = comma + 1;
+    }
+    o.server_pid = o.server_pids.front();
+  } else {
+    return false;
+  }
+  return true;
+}
+
+bool FlagReader::tls(std::string& err) {
+  std::string v;
+  if (a == "--tls-version") {
+    if (!value(v)) {
+      err = "missing value for --tls-version";
+    } else if (v != "1.2" && v != "1.3") {
+      err = "bad value for --tls-version: '" + v + "' (1.2 or 1.3)";
+    } else {
+      o.tls_version = v == "1.2" ? tls::kTls12 : tls::kTls13;
+    }
+  } else if (a == "--ciphers") {
+    if (!value(o.ciphers) || o.ciphers.empty()) err = "missing value for --ciphers";
+  } else if (a == "--no-tickets") {
+    o.tickets = false;
+  } else if (a == "--sni") {
+    if (!value(sni) || sni.empty()) err = "missing value for --sni";
+  } else if (a == "--resume") {
+    if (!value(o.resume)) {
+      err = "missing value for --resume";
+    } else if (o.resume != "none" && o.resume != "tickets" && o.resume != "ids") {
+      err = "bad value for --resume: '" + o.resume + "' (none, tickets or ids)";
+    }
+  } else {
+    return false;
+  }
+  tls_flags = true;
+  return true;
+}
+
+}  // namespace
+
 std::string parse_options(int argc, char** argv, Options& o) {
   for (int i = 0; i < argc; ++i) {
     if (i) o.command_line += ' ';
@@ -116,133 +276,23 @@ std::string parse_options(int argc, char** argv, Options& o) {
   if (o.mode != "echo" && o.mode != "hold" && o.mode != "handshake" && o.mode != "fanout") {
     return "unknown subcommand '" + o.mode + "' (echo, hold, handshake or fanout)";
   }
-  const bool fanout = o.mode == "fanout";
-  std::string url, sni;
-  bool tls_flags = false, connections_set = false, size_set = false, rate_set = false, duration_set = false;
-  for (int i = 2; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&](std::string& v) {
-      if (i + 1 >= argc) return false;
-      v = argv[++i];
-      return true;
-    };
-    auto num = [&](double& d, double lo) -> std::string {
-      std::string v;
-      if (!value(v)) return "missing value for " + a;
-      char* end = nullptr;
-      d = std::strtod(v.c_str(), &end);
-      if (end == v.c_str() || *end != '\0' || d < lo) return "bad value for " + a + ": '" + v + "'";
-      return "";
-    };
-    double d = 0;
+  FlagReader r{argc, argv, o, o.mode == "fanout"};
+  for (; r.i < argc; ++r.i) {
+    r.a = argv[r.i];
     std::string err;
-    if (a == "--url") {
-      if (!value(url)) return "missing value for --url";
-    } else if (a == "--binary") {
-      o.binary = true;
-    } else if (a == "--text") {
-      o.binary = false;
-    } else if (a == "--quiet") {
-      o.quiet = true;
-    } else if (a == "--json") {
-      if (!value(o.json)) return "missing value for --json";
-    } else if (a == "--plot") {
-      if (!value(o.plot)) return "missing value for --plot";
-    } else if (a == "--connections") {
-      if (!(err = num(d, 1)).empty() || d > 50'000'000) return err.empty() ? "--connections too large" : err;
-      o.connections = std::uint32_t(d);
-      connections_set = true;
-      if (fanout) return "--connections does not apply to fanout (--subscribers, --publishers)";
-    } else if (a == "--size") {
-      if (!(err = num(d, 0)).empty() || d > (16u << 20)) return err.empty() ? "--size above 16 MiB" : err;
-      o.size = std::size_t(d);
-      size_set = true;
-    } else if (a == "--inflight") {
-      if (!(err = num(d, 1)).empty() || d > 4096) return err.empty() ? "--inflight above 4096" : err;
-      o.inflight = std::uint32_t(d);
-    } else if (a == "--duration") {
-      if (!(err = num(o.duration_s, 0)).empty()) return err;
-      duration_set = true;
-    } else if (a == "--warmup") {
-      if (!(err = num(o.warmup_s, 0)).empty()) return err;
-    } else if (a == "--rate") {
-      if (!(err = num(fanout ? o.pub_rate : o.rate, 0)).empty()) return err;
-      rate_set = true;
-    } else if (fanout && (a == "--subscribers" || a == "--topics" || a == "--publishers" || a == "--burst")) {
-      double lo = a == "--burst" ? 1 : a == "--publishers" ? 0 : 1;
-      if (!(err = num(d, lo)).empty() || d > 50'000'000) return err.empty() ? a + " too large" : err;
-      (a == "--subscribers" ? o.subscribers : a == "--topics" ? o.topics : a == "--publishers" ? o.publishers : o.burst) =
-          std::uint32_t(d);
-    } else if (fanout && a == "--settle") {
-      if (!(err = num(o.settle_s, 0)).empty()) return err;
-    } else if (fanout && a == "--via") {
-      std::string v;
-      if (!value(v) || (v != "ws" && v != "api")) return "bad value for --via: '" + v + "' (ws or api)";
-      o.via_api = v == "api";
-    } else if (fanout && a == "--api") {
-      if (!value(o.api_url)) return "missing value for --api";
-    } else if (fanout && a == "--api-token") {
-      if (!value(o.api_token) || o.api_token.empty()) return "missing value for --api-token";
-    } else if (a == "--connect-timeout") {
-      if (!(err = num(o.connect_timeout_s, 0.1)).empty()) return err;
-    } else if (a == "--close-timeout") {
-      if (!(err = num(o.close_timeout_s, 0)).empty()) return err;
-    } else if (a == "--threads") {
-      if (!(err = num(d, 1)).empty() || d > 1024) return err.empty() ? "--threads above 1024" : err;
-      o.threads = unsigned(d);
-    } else if (a == "--max-pending") {
-      if (!(err = num(d, 1)).empty()) return err;
-      o.max_pending = unsigned(d);
-    } else if (a == "--sockbuf") {
-      if (!(err = num(d, 0)).empty()) return err;
-      o.sockbuf = unsigned(d);
-    } else if (a == "--src-spread") {
-      if (!(err = num(d, 1)).empty() || d > 253) return err.empty() ? "--src-spread is 1..253" : err;
-      o.src_spread = unsigned(d);
-    } else if (a == "--server-pid") {
-      std::string v;
-      if (!value(v)) return "missing value for --server-pid";
-      for (std::size_t at = 0; at <= v.size();) {
-        std::size_t comma = std::min(v.find(',', at), v.size());
-        long pid = std::strtol(v.substr(at, comma - at).c_str(), nullptr, 10);
-        if (pid <= 0) return "bad value for --server-pid: '" + v + "'";
-        o.server_pids.push_back(int(pid));
-        at = comma + 1;
-      }
-      o.server_pid = o.server_pids.front();
-    } else if (a == "--tls-version") {
-      std::string v;
-      if (!value(v)) return "missing value for --tls-version";
-      if (v != "1.2" && v != "1.3") return "bad value for --tls-version: '" + v + "' (1.2 or 1.3)";
-      o.tls_version = v == "1.2" ? tls::kTls12 : tls::kTls13;
-      tls_flags = true;
-    } else if (a == "--ciphers") {
-      if (!value(o.ciphers) || o.ciphers.empty()) return "missing value for --ciphers";
-      tls_flags = true;
-    } else if (a == "--no-tickets") {
-      o.tickets = false;
-      tls_flags = true;
-    } else if (a == "--sni") {
-      if (!value(sni) || sni.empty()) return "missing value for --sni";
-      tls_flags = true;
-    } else if (a == "--resume") {
-      if (!value(o.resume)) return "missing value for --resume";
-      if (o.resume != "none" && o.resume != "tickets" && o.resume != "ids") {
-        return "bad value for --resume: '" + o.resume + "' (none, tickets or ids)";
-      }
-      tls_flags = true;
-    } else if (a == "-h" || a == "--help") {
-      return "help";
-    } else {
-      return "unknown flag " + a;
+    if (r.traffic(err) || r.fanout_flag(err) || r.client(err) || r.tls(err)) {
+      if (!err.empty()) return err;
+      continue;
     }
+    if (r.a == "-h" || r.a == "--help") return "help";
+    return "unknown flag " + r.a;
   }
-  if (url.empty()) return "--url is required";
-  if (o.mode == "handshake" && !connections_set) o.connections = 1;
-  std::string err = parse_url(url, o);
+  if (r.url.empty()) return "--url is required";
+  if (o.mode == "handshake" && !r.connections_set) o.connections = 1;
+  std::string err = parse_url(r.url, o);
   if (!err.empty()) return err;
-  if (fanout && !(err = check_fanout_options(o, size_set, rate_set, duration_set)).empty()) return err;
-  return check_tls_options(o, tls_flags, sni);
+  if (r.fanout && !(err = check_fanout_options(o, r.size_set, r.rate_set, r.duration_set)).empty()) return err;
+  return check_tls_options(o, r.tls_flags, r.sni);
 }
 
 std::string check_fanout_options(Options& o, bool size_set, bool rate_set, bool duration_set) {
