@@ -5,6 +5,7 @@
 #include <cstddef>
 
 #include "message_writer.hpp"
+#include "transport/transport.hpp"
 #include "ringgate/gateway/worker.hpp"
 #include "user_data.hpp"
 
@@ -19,7 +20,7 @@ void Worker::on_timer(timer::Entry& e) noexcept {
   const std::uint32_t index = conns_.index_of(conn);
   switch (conn->phase) {
     case Phase::handshake:
-      if (conn->flags2 & (kPeerPending | kProxyPending)) {
+      if (transport_->waiting_for_proxy(*conn)) {
         metrics_.proxy_headers[std::size_t(ProxyResult::timeout)].add();
         log_proxy_refusal(index, *conn, ProxyResult::timeout, nullptr);
       } else {
@@ -149,7 +150,7 @@ void Worker::begin_drain() noexcept {
       const bool nothing_yet = conn.in == nullptr || conn.in->end == 0;
       if (listeners_[conn.listener].spec.kind == ListenerKind::api && nothing_yet && !(conn.flags3 & kApiBusy)) {
         teardown(index, conn);
-      } else if (nothing_yet && !(conn.flags2 & kProxyPending) && conn.tls == kTlsNone) {
+      } else if (nothing_yet && transport_->quiet(conn)) {
         // Connected but silent (a browser's preconnect, say): a request sent with the connect has
         // a second to arrive, so one idle socket does not hold the drain to its deadline.
         wheel_.arm(conn.timer, std::min(now_ms_ + 1000, drain_deadline_ms_));

@@ -258,4 +258,52 @@ void Worker::Port::unstash(std::size_t n) noexcept {
   c->end -= std::uint32_t(n);
 }
 
+// ---- Worker::Port as the transport's LinkIo ----
+
+void Worker::Port::cancel_recv() noexcept {
+  if (conn_.flags & kRecvArmed) (void)w_.ring_.cancel(w_.ud(kRecv, index_), w_.ud(kCancel, index_));
+}
+
+bool Worker::Port::recvmsg(msghdr* msg) noexcept {
+  if (!w_.ring_.recvmsg(conn_.fd, msg, w_.ud(kRecv, index_))) return false;
+  conn_.flags |= kRecvArmed;
+  return true;
+}
+
+// The bytes must stay valid until the send completes (a static alert record).
+bool Worker::Port::send_aside(const void* data, std::size_t len, const void* cmsg, std::size_t cmsg_len) noexcept {
+  if (w_.free_send_op_ == 0xffff) return false;
+  const std::uint16_t op_index = w_.free_send_op_;
+  SendOp& op = w_.send_ops_[op_index];
+  if (cmsg_len > sizeof op.cmsg) return false;
+  op.iov[0].iov_base = const_cast<void*>(data);
+  op.iov[0].iov_len = len;
+  op.msg = msghdr{};
+  op.msg.msg_iov = op.iov;
+  op.msg.msg_iovlen = 1;
+  std::memcpy(op.cmsg, cmsg, cmsg_len);
+  op.msg.msg_control = op.cmsg;
+  op.msg.msg_controllen = cmsg_len;
+  if (!w_.ring_.sendmsg(conn_.fd, &op.msg, w_.ud(kSend, index_))) return false;
+  w_.free_send_op_ = op.next_free;
+  conn_.send_op = op_index;
+  conn_.send_iov = 1;
+  conn_.flags |= kSendInFlight;
+  return true;
+}
+
+bool Worker::Port::install_fd(bool for_keys) noexcept {
+  return bool(w_.ring_.fd_install(conn_.fd, w_.ud(for_keys ? kKtlsFd : kPeerFd, index_)));
+}
+
+void Worker::Port::finish(bool peer_ended) noexcept {
+  if (conn_.phase == Phase::teardown) return;
+  if (peer_ended && (conn_.phase == Phase::open || conn_.phase == Phase::close_sent)) {
+    conn_.close_code = ws::close_code::abnormal;
+  }
+  conn_.phase = Phase::finish;
+  arm_deadline(w_.cfg_.close_timeout_ms);
+  w_.mark_dirty(index_, conn_);
+}
+
 }  // namespace ringgate::gateway

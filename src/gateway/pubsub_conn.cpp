@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "control_sink.hpp"
+#include "transport/transport.hpp"
 #include "pubsub_state.hpp"
 #include "ringgate/core/clock.hpp"
 #include "ringgate/gateway/worker.hpp"
@@ -410,7 +411,7 @@ void Worker::slow_close(std::uint32_t index, Connection& conn) noexcept {
   // then follows at most the rest of a chunk a send left half out. (User-space TLS records cannot
   // be taken back: there the close waits behind the ciphertext, at most kCipherHighWater.)
   conn.out.drop_unsent(chunks_);
-  if ((conn.flags & kSendInFlight) && &wire_queue(conn) == &conn.out) {
+  if ((conn.flags & kSendInFlight) && transport_->plain_wire(conn)) {
     conn.flags3 |= kSlowClose;
     conn.close_code = kCloseSlowConsumer;
     conn.phase = Phase::close_sent;

@@ -12,6 +12,7 @@
 #include "ringgate/http/forwarded.hpp"
 #include "ringgate/http/upgrade.hpp"
 #include "ringgate/net/listener.hpp"
+#include "transport/transport.hpp"
 #include "user_data.hpp"
 
 namespace ringgate::gateway {
@@ -99,11 +100,11 @@ void Worker::log_with_peer(std::uint32_t index, Connection& conn, PendingLog lin
     metrics_.refusal_logs_suppressed.add(s);
     line.rest += " (" + std::to_string(s) + " earlier refusals not logged)";
   }
-  if (conn.ext != nullptr && conn.ext->client.ss_family != 0) {
+  if (const sockaddr* proxied = transport_->proxy_client(conn)) {
     // The client address a trusted proxy reported (PROXY protocol) is the peer that matters.
-    const net::SockAddr client = copy_address(reinterpret_cast<const sockaddr*>(&conn.ext->client));
+    const net::SockAddr client = copy_address(proxied);
     RG_LOG_WARN("%s peer=%s via=proxy%s%s%s", line.head.c_str(), client.to_string().c_str(),
-                conn.ext->proxy_tlvs.c_str(), line.forwarded.c_str(), line.rest.c_str());
+                transport_->proxy_tlvs(conn), line.forwarded.c_str(), line.rest.c_str());
     return;
   }
   if (known != nullptr) return finish_log(line, copy_address(known));

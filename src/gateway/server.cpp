@@ -14,6 +14,7 @@
 #include "ringgate/core/clock.hpp"
 #include "ringgate/core/log.hpp"
 #include "ringgate/net/listener.hpp"
+#include "ringgate/tls/ktls.hpp"
 #include "user_data.hpp"
 
 namespace ringgate::gateway {
@@ -24,18 +25,6 @@ Server::~Server() {
   for (int fd : orphan_fds_) ::close(fd);
 }
 
-namespace {
-// Whether this kernel has the TLS upper-layer protocol: attaching it to an unconnected socket
-// fails with ENOTCONN when it exists and ENOENT when it does not (module missing or not built).
-bool probe_ktls() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  const int rc = ::setsockopt(fd, SOL_TCP, TCP_ULP, "tls", 3);
-  const int err = errno;
-  ::close(fd);
-  return rc == 0 || err != ENOENT;
-}
-}  // namespace
 
 bool Server::build_contexts(std::vector<std::shared_ptr<tls::ServerContext>>& out, std::string& why) {
   for (const TlsListen& l : cfg_.listen_tls) {
@@ -179,7 +168,7 @@ Result<void> Server::start(const Config& cfg, std::string& why) {
       tls_slots_.push_back(std::make_unique<tls::ContextSlot>());
       tls_slots_.back()->set(std::move(ctx));
     }
-    ktls_available_ = probe_ktls();
+    ktls_available_ = tls::ktls_probe();
     if (cfg.ktls == KtlsMode::on && !ktls_available_) {
       why = "--ktls on: this kernel has no TLS upper-layer protocol (CONFIG_TLS / modprobe tls)";
       return Errc::not_supported;

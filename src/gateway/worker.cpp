@@ -12,7 +12,9 @@
 #include "ringgate/core/clock.hpp"
 #include "external_broker.hpp"
 #include "route.hpp"
+#include "transport/transport.hpp"
 #include "upgrade_policy.hpp"
+#include "worker_port.hpp"
 #include "pubsub_state.hpp"
 #include "user_data.hpp"
 
@@ -81,8 +83,8 @@ bool Worker::setup() noexcept {
     send_ops_[i].next_free = std::uint16_t(i + 1 < kSendOps ? i + 1 : kNoSendOp);
   }
   free_send_op_ = 0;
-  plain_.reset(new (std::nothrow) std::uint8_t[kPlainBytes + 64]);
-  if (!plain_) {
+  transport_ = std::make_unique<Transport>(cfg_, metrics_, chunks_, ktls_available_);
+  if (!transport_->init()) {
     error_ = "out of memory";
     return false;
   }
@@ -170,7 +172,7 @@ void Worker::loop() noexcept {
         if (!conns_.live(index)) continue;
         Connection& conn = *conns_.slot(index);
         if ((conn.flags & kNeedRecv) && !(conn.flags & (kRecvArmed | kPaused)) && conn.phase != Phase::teardown &&
-            conn.tls != kTlsSwitching && !(conn.flags2 & (kCtrlRecv | kPeerPending))) {
+            transport_->may_read(conn)) {
           arm_recv(index, conn);
         }
       }
@@ -259,11 +261,11 @@ void Worker::dispatch(const net::Completion& c) noexcept {
       close_if_deferred(index, *conn);
       return;
     case kPeerFd:
-      on_peer_fd(index, *conn, c.res);
+    case kKtlsFd: {
+      Port port(*this, index, *conn);
+      transport_->on_fd(port, *conn, kind_of(c.user_data) == kKtlsFd, c.res);
       return;
-    case kKtlsFd:
-      on_ktls_fd(index, *conn, c.res);
-      return;
+    }
     default:
       RG_BUG_IF(true);
       return;
@@ -296,27 +298,24 @@ void Worker::on_accept(std::size_t listener, const net::Completion& c) noexcept 
   metrics_.connections_accepted.add();
   metrics_.connections_active.add(1);
   wheel_.arm(conn->timer, now_ms_ + cfg_.handshake_timeout_ms);
-  if (listeners_[listener].spec.kind == ListenerKind::tls && !start_tls(id.index, *conn)) {
+  const ListenerKind kind = listeners_[listener].spec.kind;
+  const std::shared_ptr<tls::ServerContext>* tls = kind == ListenerKind::tls ? tls_context(listener) : nullptr;
+  const bool proxy = cfg_.proxy_protocol != ProxyMode::off && kind != ListenerKind::api;
+  Port port(*this, id.index, *conn);
+  if ((kind == ListenerKind::tls && tls == nullptr) || !transport_->open(port, *conn, tls, proxy)) {
     teardown(id.index, *conn);
-    return;
   }
-  if (cfg_.proxy_protocol != ProxyMode::off && listeners_[listener].spec.kind != ListenerKind::api) {
-    // The PROXY header is trusted only from --trusted-proxies: learn the TCP peer before reading.
-    conn->flags2 |= kPeerPending | kProxyPending;
-    wheel_.arm(conn->timer, now_ms_ + std::min(cfg_.handshake_timeout_ms, cfg_.proxy_timeout_ms));
-    if (ring_.direct()) {
-      if (ring_.fd_install(conn->fd, ud(kPeerFd, id.index))) {
-        conn->flags2 |= kInstalling;
-      } else {
-        on_peer_known(id.index, *conn, nullptr);
-      }
-    } else {
-      auto peer = net::peer_address(conn->fd);
-      on_peer_known(id.index, *conn, peer ? peer->sa() : nullptr);
-    }
-    return;
+}
+
+// The listener's current TLS context: certificates reloaded (SIGHUP) are taken for new connections.
+const std::shared_ptr<tls::ServerContext>* Worker::tls_context(std::size_t listener) noexcept {
+  Listener& l = listeners_[listener];
+  if (l.spec.tls == nullptr) return nullptr;
+  if (l.generation != l.spec.tls->generation() || !l.ctx) {
+    l.generation = l.spec.tls->generation();
+    l.ctx = l.spec.tls->get();
   }
-  arm_recv(id.index, *conn);
+  return &l.ctx;
 }
 
 void Worker::arm_recv(std::uint32_t index, Connection& conn) noexcept {
@@ -330,8 +329,9 @@ void Worker::arm_recv(std::uint32_t index, Connection& conn) noexcept {
 
 void Worker::on_recv(std::uint32_t index, Connection& conn, const net::Completion& c) noexcept {
   if (!c.more()) conn.flags &= std::uint8_t(~kRecvArmed);
-  if (conn.flags2 & kCtrlRecv) {
-    on_ctrl_recv(index, conn, c);
+  Port port(*this, index, conn);
+  if (transport_->owns_recv(conn)) {
+    transport_->on_recv(port, conn, c);
     return;
   }
   const std::uint32_t gen = conns_.generation(index);
@@ -340,37 +340,33 @@ void Worker::on_recv(std::uint32_t index, Connection& conn, const net::Completio
     metrics_.bytes_received.add(std::uint64_t(c.res));
     conn.last_rx_ms = now32();  // the peer is alive: the next ping moves later (lazily)
     if (conn.phase != Phase::teardown && conn.phase != Phase::linger && conn.phase != Phase::finish) {
-      on_wire_bytes(index, conn, buffers_.buffer(bid), std::size_t(c.res));
+      transport_->input(port, conn, buffers_.buffer(bid), std::size_t(c.res));
     }
     buffers_.recycle(bid);
-    // on_bytes may have torn the connection down and released its slot.
+    // The input may have torn the connection down and released its slot.
     if (conns_.generation(index) != gen) return;
     if (!(conn.flags & kRecvArmed) && conn.phase != Phase::teardown && !(conn.flags & kPaused) &&
-        conn.tls != kTlsSwitching && !(conn.flags2 & kCtrlRecv)) {
+        transport_->may_read(conn)) {
       conn.flags |= kNeedRecv;
       rearm_.push_back(index);
     }
-    if (conn.tls == kTlsSwitching) try_finish_switch(index, conn);
+    transport_->after_recv(port, conn);
   } else if (c.res == 0) {
     on_peer_gone(index, conn);
   } else if (c.res == -ENOBUFS) {
     metrics_.recv_no_buffers.add();
     conn.flags |= kNeedRecv;
     rearm_.push_back(index);
-    if (conn.tls == kTlsSwitching) try_finish_switch(index, conn);  // the receive it waited for ended
+    transport_->after_recv(port, conn);  // (a kTLS switch waited for this receive to end)
   } else if (c.res == -ECANCELED) {
     // A pause (backpressure), a teardown or a move to kTLS canceled it. If the pause already
     // ended while the cancellation was in flight, reading must resume now.
-    if (conn.tls == kTlsSwitching) {
-      try_finish_switch(index, conn);
-    } else if (!(conn.flags & (kPaused | kRecvArmed)) && conn.phase != Phase::teardown) {
+    if (!transport_->after_recv(port, conn) && !(conn.flags & (kPaused | kRecvArmed)) &&
+        conn.phase != Phase::teardown) {
       conn.flags |= kNeedRecv;
       rearm_.push_back(index);
     }
-  } else if (c.res == -EIO && conn.tls == kTlsKernel) {
-    // kTLS: a record that is not application data (alert, KeyUpdate, renegotiation) is waiting.
-    arm_ctrl_recv(index, conn);
-  } else {
+  } else if (!transport_->on_recv_error(port, conn, c.res)) {
     on_peer_gone(index, conn);
   }
   if (conns_.generation(index) == gen) maybe_release(index, conn);
@@ -390,29 +386,22 @@ void Worker::flush() noexcept {
     Connection& conn = *conns_.slot(index);
     if (!(conn.flags & kDirty)) continue;
     conn.flags &= std::uint8_t(~kDirty);
-    if (conn.phase == Phase::teardown || (conn.flags & kSendInFlight) || (conn.flags2 & kInstalling) ||
+    if (conn.phase == Phase::teardown || (conn.flags & kSendInFlight) || transport_->busy(conn) ||
         (conn.flags3 & kLogPending)) {
       continue;
     }
-    // User-space TLS encrypts only while little ciphertext waits, so queued messages stay plain
-    // frames (the slow-consumer policies can still drop or conflate them).
-    if (conn.tls == kTlsUser && !conn.out.empty() && conn.ext->cipher.footprint() < kCipherHighWater &&
-        !tls_encrypt(index, conn)) {
+    Port port(*this, index, conn);
+    OutQueue* wire = transport_->wire(port, conn);
+    if (wire == nullptr) continue;  // (torn down)
+    if (!wire->empty()) {
+      start_send(index, conn, *wire);
       continue;
     }
-    if (!wire_queue(conn).empty()) {
-      start_send(index, conn);
-      continue;
-    }
-    if (conn.tls == kTlsSwitching) {
-      try_finish_switch(index, conn);
-      continue;
-    }
+    if (transport_->step(port, conn)) continue;
     if (conn.phase == Phase::finish || (conn.phase == Phase::linger && !(conn.flags & kShutdownSent))) {
-      // Our close: a TLS peer gets close_notify first (it is what lets clients keep their session).
-      if ((conn.tls == kTlsUser || conn.tls == kTlsKernel) && !(conn.flags2 & kNotifySent)) {
-        if (send_close_notify(index, conn)) continue;
-      }
+      const Transport::CloseStep step = transport_->close(port, conn);
+      if (step == Transport::CloseStep::send) start_send(index, conn, *wire);
+      if (step != Transport::CloseStep::done) continue;
     }
     if (conn.phase == Phase::finish) {
       teardown(index, conn);
@@ -428,8 +417,7 @@ void Worker::flush() noexcept {
   dirty_.clear();
 }
 
-void Worker::start_send(std::uint32_t index, Connection& conn) noexcept {
-  OutQueue& q = wire_queue(conn);
+void Worker::start_send(std::uint32_t index, Connection& conn, OutQueue& q) noexcept {
   const Chunk* head = q.head();
   bool ok;
   if (head->next == nullptr || free_send_op_ == kNoSendOp) {
@@ -472,11 +460,7 @@ void Worker::on_send(std::uint32_t index, Connection& conn, const net::Completio
   }
   const std::size_t sent = taken_back ? 0 : std::size_t(c.res);
   metrics_.bytes_sent.add(sent);
-  if (conn.flags2 & kNotifyInFlight) {
-    conn.flags2 &= std::uint8_t(~kNotifyInFlight);  // the kTLS close_notify: nothing queued to drop
-  } else {
-    wire_queue(conn).consume(chunks_, sent);
-  }
+  transport_->sent(conn, sent);
   if (conn.phase == Phase::teardown) {
     maybe_release(index, conn);
     return;
@@ -534,13 +518,16 @@ void Worker::maybe_release(std::uint32_t index, Connection& conn) noexcept {
   if (conn.phase != Phase::teardown) return;
   if (conn.flags & (kRecvArmed | kSendInFlight)) return;
   if (!(conn.flags & kCloseDone)) return;
-  if (conn.flags2 & kInstalling) return;  // a descriptor is being made for it: wait for that too
+  if (transport_->busy(conn)) return;  // a descriptor is being made for it: wait for that too
   if (conn.close_code != 0) metrics_.count_close(conn.close_code);
   conn.out.clear(chunks_);
-  free_ext(conn);
-  if (!ctrl_recvs_.empty()) ctrl_recvs_.erase(index);
+  transport_->release(conn, index);
   metrics_.connections_active.add(-1);
   conns_.free(index);
+}
+
+std::uint64_t Worker::queued_bytes(const Connection& conn) const noexcept {
+  return conn.out.footprint() + transport_->queued(conn);
 }
 
 }  // namespace ringgate::gateway

@@ -1,14 +1,16 @@
-// Worker::Port: the worker's side of ConnIo for one connection (a slot index and its Connection),
-// made on the stack where a route is called. Routes see only ConnIo; the worker's own code may use
-// the extras below (whether a write failed inside a parser feed).
+// Worker::Port: the worker's side of ConnIo (for routes) and LinkIo (for the transport layers) for
+// one connection (a slot index and its Connection), made on the stack where a route or the
+// transport is called. Routes see only ConnIo, transports only LinkIo; the worker's own code may
+// use the extras below (whether a write failed inside a parser feed).
 #pragma once
 
 #include "ringgate/gateway/conn_io.hpp"
 #include "ringgate/gateway/worker.hpp"
+#include "transport/link_io.hpp"
 
 namespace ringgate::gateway {
 
-class Worker::Port final : public ConnIo {
+class Worker::Port final : public ConnIo, public LinkIo {
  public:
   Port(Worker& w, std::uint32_t index, Connection& conn) noexcept : w_(w), index_(index), conn_(conn) {}
 
@@ -26,6 +28,29 @@ class Worker::Port final : public ConnIo {
   std::span<std::uint8_t> stashed() noexcept override;
   void unstash(std::size_t n) noexcept override;
   bool draining() const noexcept override { return w_.draining_; }
+
+  void deliver(std::uint8_t* data, std::size_t len) noexcept override { w_.on_bytes(index_, conn_, data, len); }
+  void arm_recv() noexcept override { w_.arm_recv(index_, conn_); }
+  void cancel_recv() noexcept override;
+  bool recvmsg(msghdr* msg) noexcept override;
+  bool send_aside(const void* data, std::size_t len, const void* cmsg, std::size_t cmsg_len) noexcept override;
+  bool install_fd(bool for_keys) noexcept override;
+  bool direct() const noexcept override { return w_.ring_.direct(); }
+  int fd() const noexcept override { return conn_.fd; }
+  std::uint32_t slot() const noexcept override { return index_; }
+  void dirty() noexcept override { w_.mark_dirty(index_, conn_); }
+  void teardown() noexcept override { w_.teardown(index_, conn_); }
+  void peer_gone() noexcept override { w_.on_peer_gone(index_, conn_); }
+  void release_if_done() noexcept override { w_.maybe_release(index_, conn_); }
+  void finish(bool peer_ended) noexcept override;
+  void refuse(http::Reject why, std::string_view first_bytes) noexcept override {
+    w_.refuse(index_, conn_, why, nullptr, first_bytes);
+  }
+  void log_proxy_refusal(ProxyResult why, const sockaddr* peer) noexcept override {
+    w_.log_proxy_refusal(index_, conn_, why, peer);
+  }
+  void set_deadline(std::uint64_t ms) noexcept override { arm_deadline(ms); }
+  std::uint64_t age_ms() const noexcept override { return std::uint32_t(w_.now32() - conn_.since_ms); }
 
   // Inside a parser feed a failed write only marks the port (the feed ends, then the worker closes
   // with 1011); elsewhere it tears the connection down at once.

@@ -6,6 +6,8 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -64,6 +66,29 @@ std::uint8_t ktls_record_type(const msghdr& msg) noexcept {
     }
   }
   return 0;
+}
+
+ControlRecord classify_control_record(std::uint8_t type, const std::uint8_t* data, std::size_t len) noexcept {
+  if (type == kRecordApplicationData || type == 0) return ControlRecord::application_data;
+  if (type == kRecordAlert) {
+    // An alert is level + description; description 0 is close_notify.
+    return len >= 2 && data[1] == 0 ? ControlRecord::close_notify : ControlRecord::alert;
+  }
+  if (type == kRecordHandshake && len >= 1) {
+    return data[0] == 24 ? ControlRecord::key_update : data[0] == 1 ? ControlRecord::renegotiation : ControlRecord::other;
+  }
+  return ControlRecord::other;
+}
+
+// Attaching the ULP to an unconnected socket fails with ENOTCONN when it exists and ENOENT when it
+// does not (module missing or not built).
+bool ktls_probe() noexcept {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const int rc = ::setsockopt(fd, SOL_TCP, TCP_ULP, "tls", 3);
+  const int err = errno;
+  ::close(fd);
+  return rc == 0 || err != ENOENT;
 }
 
 }  // namespace ringgate::tls

@@ -46,6 +46,7 @@ struct PubRequest;
 struct OwnedTopic;
 struct ControlSink;  // src/gateway/control_sink.hpp
 class RouteHandler;  // src/gateway/route.hpp
+class Transport;     // src/gateway/transport/transport.hpp
 struct UpgradeCheck;  // src/gateway/upgrade_policy.hpp
 
 // One listening socket of a worker, as the server opened it.
@@ -54,19 +55,6 @@ struct ListenerSpec {
   ListenerKind kind = ListenerKind::plain;
   tls::ContextSlot* tls = nullptr;  // kind == tls: the listener's current certificates
   std::uint16_t redirect_port = 443;// kind == redirect: the https port named in Location
-};
-
-// What a connection needs beyond the common Connection fields, allocated only when TLS runs in
-// user space or a PROXY header named a client. Freed when the connection moves to kTLS (unless it
-// carries a PROXY address) and when the slot is released.
-struct ConnExt {
-  std::unique_ptr<tls::Session> session;
-  OutQueue cipher;                 // ciphertext from wolfSSL: what goes on the wire
-  ChunkPool* pool = nullptr;
-  tls::KtlsParams ktls{};          // keys waiting for the switch (kTlsSwitching)
-  sockaddr_storage client{};       // from a PROXY header (ss_family 0 = none)
-  std::string proxy_tlvs;          // its v2 TLVs we keep, as " alpn=.. authority=.. vpce=.." (logs)
-  bool fed = false;                // wolfSSL has seen the connection's first bytes
 };
 
 class Worker {
@@ -102,12 +90,6 @@ class Worker {
     std::string head, rest;  // the log line before and after "peer=..."
     std::string forwarded;   // client= and forwarded_for=, logged only when the peer is a trusted proxy
   };
-  struct CtrlRecv {           // a recvmsg for one kTLS control record (alert, handshake message)
-    msghdr msg;
-    iovec iov;
-    alignas(8) std::uint8_t cmsg[64];
-    std::uint8_t data[512];
-  };
   struct Listener {
     ListenerSpec spec;
     std::shared_ptr<tls::ServerContext> ctx;  // this worker's reference to the current context
@@ -135,10 +117,11 @@ class Worker {
   void on_accept(std::size_t listener, const net::Completion& c) noexcept;
   void on_recv(std::uint32_t index, Connection& conn, const net::Completion& c) noexcept;
   void on_send(std::uint32_t index, Connection& conn, const net::Completion& c) noexcept;
+  const std::shared_ptr<tls::ServerContext>* tls_context(std::size_t listener) noexcept;
   void arm_recv(std::uint32_t index, Connection& conn) noexcept;
   void mark_dirty(std::uint32_t index, Connection& conn) noexcept;
   void flush() noexcept;
-  void start_send(std::uint32_t index, Connection& conn) noexcept;
+  void start_send(std::uint32_t index, Connection& conn, OutQueue& q) noexcept;
   void teardown(std::uint32_t index, Connection& conn) noexcept;
   void submit_close(std::uint32_t index, Connection& conn) noexcept;
   void maybe_release(std::uint32_t index, Connection& conn) noexcept;
@@ -240,40 +223,12 @@ class Worker {
                    std::string_view extra_headers = {}) noexcept;
   void api_done(PubRequest* r) noexcept;
 
-  // tls_conn.cpp: the layers under HTTP: PROXY header, TLS (wolfSSL or kernel), close_notify
-  void on_wire_bytes(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
-  void on_peer_known(std::uint32_t index, Connection& conn, const sockaddr* peer) noexcept;
-  void on_peer_fd(std::uint32_t index, Connection& conn, std::int32_t res) noexcept;
-  void proxy_input(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
-  void secure_input(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
-  void refuse_plain_http(std::uint32_t index, Connection& conn, std::string_view first) noexcept;
-  bool start_tls(std::uint32_t index, Connection& conn) noexcept;
-  void tls_input(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
-  bool tls_encrypt(std::uint32_t index, Connection& conn) noexcept;
-  void begin_ktls_switch(std::uint32_t index, Connection& conn) noexcept;
-  void try_finish_switch(std::uint32_t index, Connection& conn) noexcept;
-  void on_ktls_fd(std::uint32_t index, Connection& conn, std::int32_t res) noexcept;
-  void finish_switch(std::uint32_t index, Connection& conn, tls::KtlsFallback result) noexcept;
-  bool send_close_notify(std::uint32_t index, Connection& conn) noexcept;
-  void arm_ctrl_recv(std::uint32_t index, Connection& conn) noexcept;
-  void on_close_notify(std::uint32_t index, Connection& conn) noexcept;
-  void on_ctrl_recv(std::uint32_t index, Connection& conn, const net::Completion& c) noexcept;
-  ConnExt* ext_of(Connection& conn) noexcept;
-  void free_ext(Connection& conn) noexcept;
-  OutQueue& wire_queue(Connection& conn) noexcept {
-    return conn.tls == kTlsHandshake || conn.tls == kTlsSwitching || conn.tls == kTlsUser ? conn.ext->cipher : conn.out;
-  }
   // queued_bytes() plus what the peer's publishes in flight hold (pubsub_conn.cpp): what a peer
   // makes us hold, compared with --max-outbound-bytes.
   std::uint64_t held_bytes(std::uint32_t index, const Connection& conn) const noexcept;
   void maybe_resume(std::uint32_t index, Connection& conn) noexcept;
-  // Queued bytes plus a per-chunk overhead (OutQueue::footprint), plain and TLS.
-  std::uint64_t queued_bytes(const Connection& conn) const noexcept {
-    return conn.out.footprint() + (conn.ext != nullptr ? conn.ext->cipher.footprint() : 0);
-  }
-
-  static constexpr std::size_t kPlainBytes = 16384;  // one TLS record's plaintext at most
-  static constexpr std::uint32_t kCipherHighWater = 65536;  // encrypt ahead of the socket at most this
+  // Queued bytes plus a per-chunk overhead (OutQueue::footprint), plaintext and ciphertext.
+  std::uint64_t queued_bytes(const Connection& conn) const noexcept;
 
   unsigned id_;
   Config cfg_;
@@ -281,8 +236,7 @@ class Worker {
   std::vector<UpgradeCheck> policy_;                    // upgrade_policy(cfg_)
   std::vector<Listener> listeners_;
   bool ktls_available_;
-  std::unique_ptr<std::uint8_t[]> plain_;  // decrypted bytes of one wolfSSL read (+64 B padding)
-  std::unordered_map<std::uint32_t, std::unique_ptr<CtrlRecv>> ctrl_recvs_;
+  std::unique_ptr<Transport> transport_;  // PROXY, TLS, kTLS (transport/)
   std::vector<std::uint8_t> accept_armed_;
   std::string error_;
   std::atomic<bool> stop_requested_{false};

@@ -56,4 +56,15 @@ void ktls_set_record_type(void* buf, std::uint8_t type) noexcept;
 // The record type in a recvmsg's control data; 0 when absent.
 std::uint8_t ktls_record_type(const msghdr& msg) noexcept;
 
+// What a record that kTLS RX would not hand to a plain recv is (labels of
+// ringgate_tls_ktls_records_total, in this order), from its type and first plaintext bytes.
+// KeyUpdate needs the new traffic secret, which Debian's wolfSSL does not expose, and a
+// ClientHello would be a renegotiation: neither can continue under kTLS, so the caller closes.
+// application_data (or no type at all) is data after all: a race with the EIO.
+enum class ControlRecord : std::uint8_t { close_notify, alert, key_update, renegotiation, other, application_data };
+ControlRecord classify_control_record(std::uint8_t type, const std::uint8_t* data, std::size_t len) noexcept;
+
+// Whether this kernel has the TLS upper-layer protocol (kTLS), probed once at start-up.
+bool ktls_probe() noexcept;
+
 }  // namespace ringgate::tls
