@@ -17,7 +17,13 @@
 namespace ringgate::pubsub {
 
 Exchange::Exchange(const ExchangeConfig& cfg, Hub& hub, Delivery& delivery, Metrics& metrics, net::Ring* ring) noexcept
-    : cfg_(cfg), hub_(hub), d_(delivery), m_(metrics), ring_(ring), id_(cfg.worker) {}
+    : cfg_(cfg),
+      hub_(hub),
+      d_(delivery),
+      m_(metrics),
+      ring_(ring),
+      id_(cfg.worker),
+      s_(new (std::nothrow) ExchangeState(*this)) {}
 
 Exchange::~Exchange() {
   if (!s_) return;
@@ -31,7 +37,6 @@ Exchange::~Exchange() {
 Broker::Events& Exchange::broker_events() noexcept { return s_->events; }
 
 bool Exchange::start(std::unique_ptr<Broker> broker) noexcept {
-  if (!s_) s_.reset(new (std::nothrow) ExchangeState(*this));
   if (!s_) {
     error_ = "out of memory";
     return false;

@@ -112,6 +112,7 @@ class Exchange {
   Exchange& operator=(const Exchange&) = delete;
 
   // Makes the broker the config names (or takes `broker`, made with broker_events(): tests).
+  // Call once, before any request; broker_events() is valid from construction.
   // False: out of memory (error() says what).
   bool start(std::unique_ptr<Broker> broker = nullptr) noexcept;
   Broker::Events& broker_events() noexcept;
