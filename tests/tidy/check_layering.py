@@ -14,7 +14,7 @@ ALLOWED = {
     "ws": {"core"},
     "net": {"core", "timer"},
     "tls": {"core"},
-    "pubsub": {"core", "timer", "http", "ws", "net"},
+    "pubsub": {"core", "timer", "ws", "net"},  # the exchange and broker links use net; never gateway, http, tls
     "gateway": {"core", "timer", "http", "ws", "net", "tls", "pubsub"},
     "app": {"core", "timer", "http", "ws", "net", "tls", "pubsub", "gateway"},
 }
