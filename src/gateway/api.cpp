@@ -5,7 +5,7 @@
 #include <cstring>
 #include <string>
 
-#include "pubsub_state.hpp"
+#include "pubsub_route.hpp"
 #include "ringgate/core/clock.hpp"
 #include "ringgate/gateway/worker.hpp"
 #include "ringgate/http/request.hpp"
@@ -165,13 +165,10 @@ bool Worker::api_one(std::uint32_t index, Connection& conn) noexcept {
   pubsub::Request pr;
   pubsub::DecodeError err;
   const bool ok = ps_->decoder.decode_publish(body, std::size_t(length), pr, err);
-  std::unique_ptr<PubRequest> pub;
+  std::string topic, data;  // (they move into the exchange's request)
   if (ok && pr.data.size() <= cfg_.max_publish_bytes) {
-    pub.reset(new (std::nothrow) PubRequest);
-    if (pub) {
-      pub->topic.assign(pr.topic);
-      pub->data.assign(pr.data);
-    }
+    topic.assign(pr.topic);
+    data.assign(pr.data);
   }
   std::memcpy(body + length, saved, std::min(after, sizeof saved));
   // The request is consumed: what follows it moves to the front.
@@ -183,33 +180,28 @@ bool Worker::api_one(std::uint32_t index, Connection& conn) noexcept {
                 error_body(large ? "too_large" : pubsub::error_name(err.code), large ? "" : err.message), keep);
     return keep;
   }
-  if (!pub) {
+  conn.flags3 |= kApiBusy;
+  if (!keep) conn.flags3 |= kOversize;  // reused here: close after this response
+  if (!ps_->ex.publish(conn_token(index), std::move(topic), std::move(data), 0, true, monotonic_ns())) {
+    conn.flags3 &= std::uint8_t(~(kApiBusy | kOversize));
     api_respond(index, conn, 503, error_body("unavailable", "out of memory"), false);
     return false;
   }
-  pub->from = id_;
-  pub->conn = conn_token(index);
-  pub->api = true;
-  pub->received_ns = monotonic_ns();
-  conn.flags3 |= kApiBusy;
   metrics_.pubsub_published_api.add();
-  if (!keep) conn.flags3 |= kOversize;  // reused here: close after this response
-  route_pub(pub.release());
   return true;
 }
 
-void Worker::api_done(PubRequest* r) noexcept {
-  std::unique_ptr<PubRequest> own(r);
+void Worker::api_done(const pubsub::Delivery::PubAnswer& r) noexcept {
   std::uint32_t index;
-  Connection* conn = conn_of(r->conn, index);
+  Connection* conn = conn_of(r.token, index);
   if (conn == nullptr || conn->phase != Phase::handshake) return;
   conn->flags3 &= std::uint8_t(~kApiBusy);
   const bool keep = !(conn->flags3 & kOversize);
   conn->flags3 &= std::uint8_t(~kOversize);
-  if (r->result != pubsub::PublishResult::ok) {
+  if (r.result != pubsub::PublishResult::ok) {
     api_respond(index, *conn, 503, error_body("unavailable", "broker unavailable"), keep);
   } else {
-    std::string body = "{\"delivered\":" + std::to_string(r->delivered) + ",\"seq\":" + std::to_string(r->seq) + "}\n";
+    std::string body = "{\"delivered\":" + std::to_string(r.delivered) + ",\"seq\":" + std::to_string(r.seq) + "}\n";
     api_respond(index, *conn, 200, body, keep);
   }
   if (!keep || conn->phase != Phase::handshake) return;

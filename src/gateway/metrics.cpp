@@ -22,9 +22,10 @@ void counter(PromWriter& out, std::span<const WorkerMetrics* const> ws, const ch
   out.family(name, "counter", help);
   out.sample(name, "", sum(ws, [&](const WorkerMetrics& m) { return (m.*field).get(); }));
 }
-template <std::size_t N>
+// (M: WorkerMetrics or its base pubsub::Metrics, whose member pointers do not deduce as ours.)
+template <std::size_t N, class M>
 void labelled(PromWriter& out, std::span<const WorkerMetrics* const> ws, const char* name, const char* label,
-              const std::array<Counter, N> WorkerMetrics::*field, std::size_t first, auto name_of) {
+              const std::array<Counter, N> M::*field, std::size_t first, auto name_of) {
   for (std::size_t i = first; i < N; ++i) {
     out.sample(name, std::string(label) + "=\"" + std::string(name_of(i)) + "\"",
                sum(ws, [&](const WorkerMetrics& m) { return (m.*field)[i].get(); }));
@@ -32,10 +33,10 @@ void labelled(PromWriter& out, std::span<const WorkerMetrics* const> ws, const c
 }
 // A Prometheus histogram from per-worker, non-cumulative bucket counters. Bounds are integers in
 // a unit (ms, us); `to_seconds` converts them and `sum_to_seconds` the sum counter.
-template <std::size_t N>
+template <std::size_t N, class M>
 void histogram(PromWriter& out, std::span<const WorkerMetrics* const> ws, const std::string& name, const char* help,
-               const std::array<std::uint32_t, N>& bounds, const std::array<Counter, N> WorkerMetrics::*buckets,
-               double to_seconds, const Counter WorkerMetrics::*count, const Counter WorkerMetrics::*sum_field,
+               const std::array<std::uint32_t, N>& bounds, const std::array<Counter, N> M::*buckets,
+               double to_seconds, const Counter M::*count, const Counter M::*sum_field,
                double sum_to_seconds) {
   out.family(name, "histogram", help);
   std::uint64_t cumulative = 0;

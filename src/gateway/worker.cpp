@@ -10,12 +10,11 @@
 #include <cstddef>
 
 #include "ringgate/core/clock.hpp"
-#include "external_broker.hpp"
+#include "pubsub_route.hpp"
 #include "route.hpp"
 #include "transport/transport.hpp"
 #include "upgrade_policy.hpp"
 #include "worker_port.hpp"
-#include "pubsub_state.hpp"
 #include "user_data.hpp"
 
 namespace ringgate::gateway {
@@ -37,7 +36,6 @@ Worker::Worker(unsigned id, const Config& cfg, std::vector<ListenerSpec> listene
 }
 
 Worker::~Worker() {
-  free_pubsub();
   for (Listener& l : listeners_) {
     if (l.spec.fd >= 0) ::close(l.spec.fd);
   }
@@ -110,7 +108,7 @@ void Worker::run(std::atomic<int>& ready) noexcept {
   }
   ready.store(1, std::memory_order_release);
   loop();
-  close_broker();
+  ps_->ex.shutdown();  // the broker connections' last operations
   hub_->set_ring_fd(id_, -1);  // no more wake-ups: the ring closes with this worker
   tls::thread_cleanup();
 }
@@ -127,19 +125,19 @@ void Worker::loop() noexcept {
     std::uint64_t next = wheel_.next_deadline_ms();
     // (At least 1 ms: the wheel's bound may be up to a tick early, and spinning would not help.)
     if (next != UINT64_MAX) wait_ms = std::clamp<std::uint64_t>(next > now_ms_ ? next - now_ms_ : 1, 1, wait_ms);
-    if (ps_->wake != 0) wait_ms = 1;  // a mailbox was full: retry the backlog soon
+    if (ps_->ex.wake_pending()) wait_ms = 1;  // a mailbox was full: retry the backlog soon
     if (!ring_.submit_and_wait(wait_ms * 1'000'000u)) {
       RG_LOG_ERROR("worker %u: io_uring_enter failed", id_);
     }
     now_ms_ = monotonic_ms();
+    ps_->ex.tick(now_ms_);  // pub/sub's clock (linger, history sweeps)
     for (;;) {
       std::size_t n = ring_.reap(cqes, std::size(cqes));
       for (std::size_t i = 0; i < n; ++i) dispatch(cqes[i]);
       if (n < std::size(cqes)) break;
     }
-    pump_mail(true);  // entries from other workers (woken by MSG_RING or not), our backlog, wake-ups
+    ps_->ex.pump(true);  // entries from other workers (woken by MSG_RING or not), our backlog, wake-ups
     wheel_.advance(now_ms_, [this](timer::Entry& e) { on_timer(e); });
-    sweep_topics();
     metrics_.outbound_chunks.set(std::int64_t(chunks_.outstanding()));
     if (now_ms_ >= next_trim_ms_) {
       next_trim_ms_ = now_ms_ + 1000;
@@ -157,11 +155,11 @@ void Worker::loop() noexcept {
         }
       }
     }
-    if (ps_->io != nullptr) ps_->io->poll(now_ms_);  // what the broker got to send goes out in this submit
+    ps_->ex.poll(now_ms_);  // what the broker got to send goes out in this submit
     flush();
     // What this turn's requests and deliveries sent goes out now; what arrived meanwhile waits for
     // the next turn (its wake-up CQE ends the wait at once), so nothing here needs a flush.
-    if (ps_->wake != 0) pump_mail(false);
+    if (ps_->ex.wake_pending()) ps_->ex.pump(false);
     // Buffers go back before re-arming the receives that ran dry.
     buffers_.publish();
     if (!rearm_.empty()) {
@@ -195,21 +193,6 @@ void Worker::loop() noexcept {
   (void)ring_.submit();
 }
 
-void Worker::close_broker() noexcept {
-  if (ps_->io == nullptr) return;
-  ps_->io->stop();
-  net::Completion cqes[64];
-  const std::uint64_t deadline = monotonic_ms() + 1000;
-  while (!ps_->io->idle() && monotonic_ms() < deadline) {
-    (void)ring_.submit_and_wait(10'000'000u);
-    now_ms_ = monotonic_ms();
-    const std::size_t n = ring_.reap(cqes, std::size(cqes));
-    for (std::size_t i = 0; i < n; ++i) {
-      if (kind_of(cqes[i].user_data) == kBroker) ps_->io->on_completion(cqes[i].user_data, cqes[i].res, now_ms_);
-    }
-  }
-}
-
 void Worker::arm_accept(std::size_t listener) noexcept {
   if (ring_.accept_multishot(listeners_[listener].spec.fd, ud(kAccept, std::uint32_t(listener)))) {
     accept_armed_[listener] = 1;
@@ -231,7 +214,7 @@ void Worker::dispatch(const net::Completion& c) noexcept {
     case kWake:
       return;
     case kBroker:
-      if (ps_->io != nullptr) ps_->io->on_completion(c.user_data, c.res, now_ms_);
+      ps_->ex.on_completion(c.user_data, c.res, now_ms_);
       return;
     default:
       break;
@@ -467,7 +450,10 @@ void Worker::on_send(std::uint32_t index, Connection& conn, const net::Completio
   }
   if (conn.flags3 & kSlowClose) finish_slow_close(index, conn);
   mark_dirty(index, conn);  // more to send, or a phase step (finish, linger) to take
-  if ((conn.flags3 & kGapPending) && queued_bytes(conn) <= cfg_.max_outbound_bytes / 2) flush_gaps(index, conn);
+  if ((conn.flags3 & kGapPending) && queued_bytes(conn) <= cfg_.max_outbound_bytes / 2) {
+    conn.flags3 &= std::uint8_t(~kGapPending);
+    ps_->ex.drained(conn_token(index));  // gap notices the drop policy kept
+  }
   maybe_resume(index, conn);
 }
 
@@ -485,13 +471,7 @@ void Worker::teardown(std::uint32_t index, Connection& conn) noexcept {
   if (conn.phase == Phase::teardown) return;
   conn.phase = Phase::teardown;
   wheel_.cancel(conn.timer);
-  if (conn.route == kRouteWs) {
-    if (ps_->delivering) {
-      ps_->deferred_detach.push_back(index);
-    } else {
-      detach_subscriptions(index);
-    }
-  }
+  if (conn.route == kRouteWs) ps_->ex.detach(conn_token(index));  // deferred while a delivery walks
   release_in(conn);
   if (conn.flags & kRecvArmed) (void)ring_.cancel(ud(kRecv, index), ud(kCancel, index));
   if (conn.flags & kSendInFlight) (void)ring_.cancel(ud(kSend, index), ud(kCancel, index));

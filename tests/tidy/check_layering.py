@@ -30,7 +30,7 @@ ALLOWED = {
     "ws": {"core"},
     "net": {"core", "timer"},
     "tls": {"core"},
-    "pubsub": {"core", "timer", "ws", "net"},
+    "pubsub": {"core", "timer", "ws", "net"},  # the exchange and broker links use net; never gateway, http, tls
     "gateway": {"core", "timer", "http", "ws", "net", "tls", "pubsub"},
     "app": {"core", "http", "gateway"},  # http for the admin endpoint
 }

@@ -8,6 +8,7 @@
 
 #include "ringgate/http/proxy_protocol.hpp"
 #include "ringgate/net/listener.hpp"
+#include "ringgate/pubsub/broker_config.hpp"
 #include "ringgate/pubsub/policy.hpp"
 #include "ringgate/tls/context.hpp"
 
@@ -21,21 +22,9 @@ struct TlsListen {
   std::vector<tls::CertFiles> certs;  // the first is the default; the others are picked by SNI
 };
 
-enum class BrokerKind : std::uint8_t { embedded, redis, nats };
-
-// --broker: where topics live. External brokers are reached from every worker's own ring.
-struct BrokerConfig {
-  BrokerKind kind = BrokerKind::embedded;
-  net::SockAddr address;       // redis / nats
-  std::string url;             // as given, for logs
-  bool sharded = false;        // redis: SSUBSCRIBE / SPUBLISH (cluster-style shard channels)
-  std::uint64_t ping_interval_ms = 5000;      // liveness: a PING this often; two unanswered -> reconnect
-  std::uint64_t linger_ms = 5000;             // a topic's broker subscription outlives its last subscriber this long
-  std::uint64_t connect_timeout_ms = 5000;
-  std::uint64_t backoff_min_ms = 100, backoff_max_ms = 5000;  // full jitter, doubling
-  std::uint64_t backoff_reset_ms = 30000;     // a connection up this long starts the backoff afresh
-  std::uint32_t max_pending_bytes = 16u << 20;// unsent commands per connection beyond this: publishes fail
-};
+// --broker: where topics live (pub/sub's; the names stay here for the app).
+using BrokerKind = pubsub::BrokerKind;
+using BrokerConfig = pubsub::BrokerConfig;
 
 struct Config {
   std::vector<net::SockAddr> listen;

@@ -22,15 +22,14 @@
 #include "ringgate/core/slab.hpp"
 #include "ringgate/gateway/config.hpp"
 #include "ringgate/gateway/connection.hpp"
-#include "ringgate/gateway/hub.hpp"
 #include "ringgate/gateway/metrics.hpp"
 #include "ringgate/http/request.hpp"
 #include "ringgate/net/buffer_ring.hpp"
 #include "ringgate/net/listener.hpp"
 #include "ringgate/net/ring.hpp"
-#include "ringgate/pubsub/broker.hpp"
 #include "ringgate/pubsub/codec.hpp"
-#include "ringgate/pubsub/policy.hpp"
+#include "ringgate/pubsub/exchange.hpp"
+#include "ringgate/pubsub/hub.hpp"
 #include "ringgate/timer/wheel.hpp"
 #include "ringgate/tls/context.hpp"
 #include "ringgate/tls/ktls.hpp"
@@ -40,10 +39,9 @@ namespace ringgate::gateway {
 
 enum class ListenerKind : std::uint8_t { plain, tls, redirect, api };
 
-struct PubsubState;  // pubsub_state.hpp
-struct SubRequest;
-struct PubRequest;
-struct OwnedTopic;
+using Hub = pubsub::Hub;  // the workers' shared mailboxes (pub/sub's)
+using pubsub::kMaxWorkers;
+struct PubsubRoute;  // pubsub_route.hpp: the /ws route's glue and the Exchange
 struct ControlSink;  // src/gateway/control_sink.hpp
 class RouteHandler;  // src/gateway/route.hpp
 class Transport;     // src/gateway/transport/transport.hpp
@@ -99,15 +97,7 @@ class Worker {
   struct FrameSink;    // parser events -> whole messages for the route (messages.cpp)
   friend struct ControlSink;
   friend struct PubSink;
-  struct BrokerEvents final : pubsub::Broker::Events {
-    Worker& w;
-    explicit BrokerEvents(Worker& worker) noexcept : w(worker) {}
-    void on_message(std::string_view topic, std::string_view data, std::uint64_t published_ns) noexcept override;
-    void on_published(std::uint64_t token, pubsub::PublishResult result, std::uint64_t receivers) noexcept override;
-    void on_subscribed(std::string_view topic, bool restored) noexcept override;
-    void on_subscriptions_lost() noexcept override;
-    void on_state(bool up) noexcept override;
-  };
+  friend struct PubsubRoute;
 
   // worker.cpp: the loop and the ring plumbing
   bool setup() noexcept;
@@ -164,54 +154,19 @@ class Worker {
   void release_in(Connection& conn) noexcept;
   void refuse_redirect(std::uint32_t index, Connection& conn, const http::Request& req) noexcept;
 
-  // pubsub_conn.cpp: the /ws client protocol and delivery to this worker's subscribers
+  // pubsub_conn.cpp: the /ws client protocol; pub/sub itself is the Exchange (pubsub module)
+  bool setup_pubsub() noexcept;
   void on_ws_frames(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
   void on_request(std::uint32_t index, Connection& conn, const std::uint8_t* data, std::size_t len) noexcept;
   void send_json(std::uint32_t index, Connection& conn, const char* json, std::size_t n) noexcept;
   void send_err(std::uint32_t index, Connection& conn, bool has_id, std::uint64_t id, pubsub::ErrorCode code,
                 std::string_view message) noexcept;
-  void client_sub(std::uint32_t index, Connection& conn, const pubsub::Request& req) noexcept;
-  void client_unsub(std::uint32_t index, Connection& conn, const pubsub::Request& req) noexcept;
-  void client_pub(std::uint32_t index, Connection& conn, const pubsub::Request& req) noexcept;
-  void on_sub_done(SubRequest* r) noexcept;
-  void on_pub_done(PubRequest* r) noexcept;
-  void deliver_local(pubsub::SharedFrame* f, bool gap) noexcept;
-  void enqueue_frame(std::uint32_t index, Connection& conn, LocalFrame* lf, pubsub::SlowPolicy policy) noexcept;
   void slow_close(std::uint32_t index, Connection& conn) noexcept;
   void finish_slow_close(std::uint32_t index, Connection& conn) noexcept;
-  void flush_gaps(std::uint32_t index, Connection& conn) noexcept;
-  void announce_gap(std::uint64_t topic_id) noexcept;  // a gap notice to every local subscriber
-  void detach_subscriptions(std::uint32_t index) noexcept;
-  void detach_one(std::uint32_t index, std::uint64_t topic_id) noexcept;
   std::uint64_t conn_token(std::uint32_t index) const noexcept {
     return std::uint64_t(conns_.generation(index)) << 32 | index;
   }
   Connection* conn_of(std::uint64_t token, std::uint32_t& index) noexcept;
-
-  // fanout.cpp: topics this worker owns, the broker, the mailboxes between workers
-  bool setup_pubsub() noexcept;
-  void owner_sub(SubRequest* r) noexcept;
-  void owner_unsub(unsigned from, std::uint64_t topic_id) noexcept;
-  void owner_pub(PubRequest* r) noexcept;
-  void owner_message(std::string_view topic, std::string_view data, std::uint64_t published_ns) noexcept;
-  void answer_sub(OwnedTopic& t, SubRequest* r) noexcept;
-  void answer_pending(OwnedTopic& t) noexcept;
-  void release_broker_topic(OwnedTopic& t) noexcept;  // unsubscribe at the broker (after the linger)
-  void close_broker() noexcept;  // after the loop: shut the broker connections, wait for their operations
-  OwnedTopic* owned_topic(std::string_view name, bool create) noexcept;
-  unsigned owner_of(std::string_view topic) const noexcept;
-  void route_sub(SubRequest* r) noexcept;
-  void route_pub(PubRequest* r) noexcept;
-  void route_unsub(std::string_view topic, std::uint64_t topic_id) noexcept;
-  bool mail(unsigned to, const pubsub::MailEntry& e, bool control) noexcept;
-  void on_mail(const pubsub::MailEntry& e) noexcept;
-  // Drains the incoming mailboxes (when `receive`), retries the backlog, wakes the workers written to.
-  void pump_mail(bool receive) noexcept;
-  void keep_history(OwnedTopic& t, pubsub::SharedFrame* f) noexcept;
-  void drop_oldest(OwnedTopic& t) noexcept;
-  void forget_history(OwnedTopic& t) noexcept;
-  void sweep_topics() noexcept;
-  void free_pubsub() noexcept;
 
   // api.cpp: the HTTP publish API (--api)
   void api_input(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
@@ -221,7 +176,7 @@ class Worker {
   void api_flow(std::uint32_t index, Connection& conn) noexcept;
   void api_respond(std::uint32_t index, Connection& conn, int status, std::string_view body, bool keep_alive,
                    std::string_view extra_headers = {}) noexcept;
-  void api_done(PubRequest* r) noexcept;
+  void api_done(const pubsub::Delivery::PubAnswer& a) noexcept;
 
   // queued_bytes() plus what the peer's publishes in flight hold (pubsub_conn.cpp): what a peer
   // makes us hold, compared with --max-outbound-bytes.
@@ -260,8 +215,7 @@ class Worker {
   RateLimiter refusal_log_{10};
   Hub* hub_;
   bool api_stepping_ = false;
-  std::unique_ptr<PubsubState> ps_;
-  BrokerEvents broker_events_{*this};
+  std::unique_ptr<PubsubRoute> ps_;
   std::vector<PendingLog> pending_logs_;
   WorkerMetrics metrics_;
 };

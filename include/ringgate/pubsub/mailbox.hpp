@@ -5,7 +5,7 @@
 // Entries are small and carry pointers: a frame reference or a request object whose ownership
 // moves with the entry. push() fails when the ring is full, and the caller decides: messages are
 // dropped and counted (the topic is marked for a gap), control entries wait in the producer's
-// backlog (see gateway/hub.hpp). Capacity is a power of two.
+// backlog (see hub.hpp). Capacity is a power of two.
 #pragma once
 
 #include <atomic>

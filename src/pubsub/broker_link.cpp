@@ -11,15 +11,16 @@
 
 #include "ringgate/core/clock.hpp"
 #include "ringgate/core/log.hpp"
-#include "user_data.hpp"
+#include "ringgate/net/user_data.hpp"
 
-namespace ringgate::gateway {
+namespace ringgate::pubsub {
 
-BrokerLink::BrokerLink(net::Ring& ring, LinkProtocol& protocol, const BrokerConfig& cfg, std::uint32_t index,
-                       const char* role) noexcept
+BrokerLink::BrokerLink(net::Ring& ring, LinkProtocol& protocol, const BrokerConfig& cfg, std::uint8_t ud_kind,
+                       std::uint32_t index, const char* role) noexcept
     : ring_(ring),
       protocol_(protocol),
       cfg_(cfg),
+      ud_kind_(ud_kind),
       index_(index),
       role_(role),
       in_(new (std::nothrow) char[kInBytes]),
@@ -29,7 +30,7 @@ BrokerLink::~BrokerLink() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-std::uint64_t BrokerLink::ud(std::uint32_t op) const noexcept { return make_ud(kBroker, epoch_, index_ << 4 | op); }
+std::uint64_t BrokerLink::ud(std::uint32_t op) const noexcept { return net::make_ud(ud_kind_, epoch_, index_ << 4 | op); }
 
 void BrokerLink::connect(std::uint64_t now_ms) noexcept {
   ++epoch_;
@@ -76,7 +77,7 @@ void BrokerLink::on_completion(std::uint32_t op, std::uint32_t epoch, std::int32
   now_ms_ = now_ms;
   if (op == kOpCancel) return;
   if (inflight_ > 0) --inflight_;
-  const bool current = epoch == (epoch_ & kGenMask);
+  const bool current = epoch == (epoch_ & net::kUdGenMask);
   switch (op) {
     case kOpConnect:
       connect_armed_ = false;
@@ -216,4 +217,4 @@ void BrokerLink::stop() noexcept {
   if (state_ == State::open || state_ == State::connecting) begin_close();
 }
 
-}  // namespace ringgate::gateway
+}  // namespace ringgate::pubsub

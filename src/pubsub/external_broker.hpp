@@ -22,18 +22,18 @@
 #include "broker_link.hpp"
 #include "ringgate/core/log.hpp"
 #include "ringgate/core/string_map.hpp"
-#include "ringgate/gateway/config.hpp"
-#include "ringgate/gateway/metrics.hpp"
 #include "ringgate/net/ring.hpp"
+#include "ringgate/pubsub/broker_config.hpp"
+#include "ringgate/pubsub/metrics.hpp"
 #include "ringgate/pubsub/broker.hpp"
 #include "ringgate/pubsub/envelope.hpp"
 
-namespace ringgate::gateway {
+namespace ringgate::pubsub {
 
 // A broker whose connections run on the worker's ring.
-class IoBroker : public pubsub::Broker {
+class IoBroker : public Broker {
  public:
-  // A completion of kind kBroker.
+  // A completion of kind BrokerContext::ud_kind.
   virtual void on_completion(std::uint64_t user_data, std::int32_t res, std::uint64_t now_ms) noexcept = 0;
   // Every loop turn, before the flush: timers, handshakes, sending what was queued.
   virtual void poll(std::uint64_t now_ms) noexcept = 0;
@@ -44,10 +44,11 @@ class IoBroker : public pubsub::Broker {
 struct BrokerContext {
   net::Ring& ring;
   const BrokerConfig& cfg;
-  pubsub::Broker::Events& events;
-  WorkerMetrics& metrics;
+  Broker::Events& events;
+  Metrics& metrics;
   std::uint64_t node;              // this process, in envelopes
   std::uint32_t max_data_bytes;    // --max-publish-bytes: larger broker messages are dropped
+  std::uint8_t ud_kind;            // the ring owner's user_data kind for broker operations
 };
 
 std::unique_ptr<IoBroker> make_redis_broker(const BrokerContext& ctx) noexcept;
@@ -96,10 +97,10 @@ class ExternalBroker : public IoBroker, protected LinkProtocol {
   std::size_t batch_left_ = 0;         // confirmations awaited from the batch in flight
   std::vector<Waiting> waiting_;       // FIFO: waiting_[head_..]
   std::size_t head_ = 0;
-  pubsub::DataNormalizer normalizer_;
-  char envelope_[pubsub::kEnvelopeMax];
+  DataNormalizer normalizer_;
+  char envelope_[kEnvelopeMax];
   bool reported_up_ = false;
   RateLimiter drop_log_{1};
 };
 
-}  // namespace ringgate::gateway
+}  // namespace ringgate::pubsub

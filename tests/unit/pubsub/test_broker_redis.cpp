@@ -14,14 +14,16 @@
 #include <string>
 #include <vector>
 
-#include "gateway/external_broker.hpp"
-#include "gateway/user_data.hpp"
+#include "pubsub/external_broker.hpp"
+#include "ringgate/net/user_data.hpp"
 #include "ringgate/core/clock.hpp"
 #include "ringgate/net/listener.hpp"
 #include "ringgate/pubsub/envelope.hpp"
 
-namespace ringgate::gateway {
+namespace ringgate::pubsub {
 namespace {
+
+constexpr std::uint8_t kBroker = 11;  // the ring owner's kind for broker operations (any non-zero)
 
 struct Recorder final : pubsub::Broker::Events {
   std::vector<std::string> messages;  // "topic data"
@@ -127,7 +129,7 @@ class RedisBrokerTest : public ::testing::Test {
     ::close(listen_fd_);
   }
   void start() {
-    broker_ = make_redis_broker(BrokerContext{ring_, cfg_, ev_, metrics_, 0x0123456789abcdefull, 65536});
+    broker_ = make_redis_broker(BrokerContext{ring_, cfg_, ev_, metrics_, 0x0123456789abcdefull, 65536, kBroker});
     ASSERT_NE(broker_, nullptr);
   }
   void turn() {
@@ -137,7 +139,7 @@ class RedisBrokerTest : public ::testing::Test {
     net::Completion c[64];
     const std::size_t n = ring_.reap(c, 64);
     for (std::size_t i = 0; i < n; ++i) {
-      if (kind_of(c[i].user_data) == kBroker) broker_->on_completion(c[i].user_data, c[i].res, monotonic_ms());
+      if (net::ud_kind(c[i].user_data) == kBroker) broker_->on_completion(c[i].user_data, c[i].res, monotonic_ms());
     }
   }
   template <class Pred>
@@ -187,7 +189,7 @@ class RedisBrokerTest : public ::testing::Test {
   int listen_fd_ = -1;
   BrokerConfig cfg_;
   Recorder ev_;
-  WorkerMetrics metrics_;
+  Metrics metrics_;
   std::unique_ptr<IoBroker> broker_;
   Peer sub_, pub_;
 };
@@ -302,4 +304,4 @@ TEST_F(RedisBrokerTest, PingsFindAServerThatStoppedAnswering) {
 }
 
 }  // namespace
-}  // namespace ringgate::gateway
+}  // namespace ringgate::pubsub

@@ -3,7 +3,7 @@
 #include "ringgate/core/clock.hpp"
 #include "ringgate/core/log.hpp"
 
-namespace ringgate::gateway {
+namespace ringgate::pubsub {
 
 ExternalBroker::ExternalBroker(const BrokerContext& ctx) noexcept
     : ctx_(ctx), normalizer_(ctx.max_data_bytes) {
@@ -129,4 +129,4 @@ void ExternalBroker::report_state(bool up) noexcept {
   ctx_.events.on_state(up);
 }
 
-}  // namespace ringgate::gateway
+}  // namespace ringgate::pubsub

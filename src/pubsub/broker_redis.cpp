@@ -13,15 +13,15 @@
 #include "ringgate/core/clock.hpp"
 #include "ringgate/core/log.hpp"
 #include "ringgate/pubsub/resp.hpp"
-#include "user_data.hpp"
+#include "ringgate/net/user_data.hpp"
 
-namespace ringgate::gateway {
+namespace ringgate::pubsub {
 namespace {
 
 class RedisBroker final : public ExternalBroker {
  public:
   explicit RedisBroker(const BrokerContext& ctx) noexcept
-      : ExternalBroker(ctx), sub_(ctx.ring, *this, ctx.cfg, 0, "subscriber"), pub_(ctx.ring, *this, ctx.cfg, 1, "publisher") {}
+      : ExternalBroker(ctx), sub_(ctx.ring, *this, ctx.cfg, ctx.ud_kind, 0, "subscriber"), pub_(ctx.ring, *this, ctx.cfg, ctx.ud_kind, 1, "publisher") {}
 
   bool ok() const noexcept { return sub_reader_.ok() && pub_reader_.ok() && normalizer_.ok(); }
 
@@ -48,9 +48,9 @@ class RedisBroker final : public ExternalBroker {
 
   // --- IoBroker ---
   void on_completion(std::uint64_t user_data, std::int32_t res, std::uint64_t now_ms) noexcept override {
-    const std::uint32_t slot = slot_of(user_data);
+    const std::uint32_t slot = net::ud_slot(user_data);
     BrokerLink& link = (slot >> 4) == 0 ? sub_ : pub_;
-    link.on_completion(slot & 15, gen_of(user_data), res, now_ms);
+    link.on_completion(slot & 15, net::ud_gen(user_data), res, now_ms);
     report_state(sub_.ready() && pub_.ready());
   }
   void poll(std::uint64_t now_ms) noexcept override {
@@ -167,4 +167,4 @@ std::unique_ptr<IoBroker> make_redis_broker(const BrokerContext& ctx) noexcept {
   return b;
 }
 
-}  // namespace ringgate::gateway
+}  // namespace ringgate::pubsub

@@ -1,6 +1,6 @@
-// A worker's pub/sub state (private to the gateway): the topics its connections subscribe to
-// (LocalTopic), the topics it owns (OwnedTopic: sequence numbers, history, which workers are
-// interested), and the request objects that travel between workers through the Hub's mailboxes.
+// An Exchange's state (private to pubsub): the topics its tokens subscribe to (LocalTopic), the
+// topics it owns (OwnedTopic: sequence numbers, history, which workers are interested), and the
+// request objects that travel between workers through the Hub's mailboxes.
 //
 // Ownership across workers: a request object belongs to whoever holds the mailbox entry that
 // carries it; the reply travels back in the same object. A frame in a kMailDeliver entry carries
@@ -14,15 +14,16 @@
 #include <unordered_map>
 #include <vector>
 
-#include "gateway/history.hpp"
+#include "history.hpp"
 #include "ringgate/core/string_map.hpp"
 #include "ringgate/pubsub/broker.hpp"
 #include "ringgate/pubsub/codec.hpp"
 #include "ringgate/pubsub/frame.hpp"
 #include "ringgate/pubsub/mailbox.hpp"
 #include "ringgate/pubsub/policy.hpp"
+#include "ringgate/pubsub/exchange.hpp"
 
-namespace ringgate::gateway {
+namespace ringgate::pubsub {
 
 class IoBroker;  // external_broker.hpp
 
@@ -39,7 +40,7 @@ enum MailKind : std::uint32_t {
 struct SubRequest {
   std::string topic;
   unsigned from = 0;
-  std::uint64_t conn = 0;  // the requesting connection: (generation << 32) | slot index
+  std::uint64_t token = 0;  // the requesting subscriber
   std::uint64_t id = 0;
   bool has_since = false;
   std::uint64_t since = 0;
@@ -54,7 +55,7 @@ struct PubRequest {
   std::uint64_t cost() const noexcept { return sizeof(PubRequest) + topic.size() + data.size(); }
   std::string topic, data;
   unsigned from = 0;
-  std::uint64_t conn = 0;
+  std::uint64_t token = 0;
   std::uint64_t id = 0;
   bool api = false;  // from the HTTP API (the reply is an HTTP response)
   std::uint64_t received_ns = 0;
@@ -79,12 +80,18 @@ struct OwnedTopic {
   std::vector<SubRequest*> pending;       // subscriptions answered once the broker confirms
 };
 
+struct ConnSubs;
+struct LocalSub {
+  std::uint64_t token;
+  ConnSubs* cs;  // its entry in ExchangeState::conns (node-based map: the address is stable)
+};
+
 struct LocalTopic {
   std::string name;
   std::uint64_t id = 0;
   std::uint64_t last_seq = 0;             // last message delivered here
   pubsub::SlowPolicy policy = pubsub::SlowPolicy::disconnect;
-  std::vector<std::uint32_t> subs;        // connection slot indices
+  std::vector<LocalSub> subs;
 };
 
 struct ConnSub {
@@ -99,18 +106,26 @@ struct ConnSubs {
   std::uint64_t pub_bytes = 0;      // publishes the owner or broker has not answered (PubRequest::cost)
 };
 
-struct PubsubState {
-  // A request is its data plus the envelope (op, id, topic): 1 KiB is room for the envelope.
-  explicit PubsubState(std::size_t max_publish_bytes)
-      : decoder_limit(max_publish_bytes + 1024), decoder(decoder_limit) {}
-  std::size_t decoder_limit;
-  pubsub::Decoder decoder;
+// The broker's callbacks, into the owner side (owner.cpp).
+struct ExchangeEvents final : Broker::Events {
+  Exchange& x;
+  explicit ExchangeEvents(Exchange& exchange) noexcept : x(exchange) {}
+  void on_message(std::string_view topic, std::string_view data, std::uint64_t published_ns) noexcept override;
+  void on_published(std::uint64_t token, PublishResult result, std::uint64_t receivers) noexcept override;
+  void on_subscribed(std::string_view topic, bool restored) noexcept override;
+  void on_subscriptions_lost() noexcept override;
+  void on_state(bool up) noexcept override;
+};
+
+struct ExchangeState {
+  explicit ExchangeState(Exchange& x) noexcept : events(x) {}
+  ExchangeEvents events;
   std::unique_ptr<pubsub::Broker> broker;
   IoBroker* io = nullptr;  // the broker, when its connections run on our ring (Redis, NATS)
   // Topics this worker's connections subscribe to.
   std::unordered_map<std::uint64_t, LocalTopic> local;
   StringMap<std::uint64_t> local_ids;
-  std::unordered_map<std::uint32_t, ConnSubs> conns;
+  std::unordered_map<std::uint64_t, ConnSubs> conns;  // by token
   // Topics this worker owns.
   StringMap<std::unique_ptr<OwnedTopic>> owned;
   std::unordered_map<std::uint64_t, OwnedTopic*> owned_ids;
@@ -120,11 +135,11 @@ struct PubsubState {
   // While a frame is handed to a topic's subscribers, a teardown (out of memory) must not change
   // the subscriber list being walked: its detach waits here until the walk is over.
   bool delivering = false;
-  std::vector<std::uint32_t> deferred_detach;
+  std::vector<std::uint64_t> deferred_detach;
   // Cross-worker plumbing: control entries that found a mailbox full wait here, in order.
   std::vector<std::deque<pubsub::MailEntry>> backlog;
   std::uint64_t wake = 0;            // workers that got entries this turn
   std::uint64_t next_sweep_ms = 0;
 };
 
-}  // namespace ringgate::gateway
+}  // namespace ringgate::pubsub

@@ -15,15 +15,15 @@
 #include "ringgate/core/clock.hpp"
 #include "ringgate/core/log.hpp"
 #include "ringgate/pubsub/nats.hpp"
-#include "user_data.hpp"
+#include "ringgate/net/user_data.hpp"
 
-namespace ringgate::gateway {
+namespace ringgate::pubsub {
 namespace {
 
 class NatsBroker final : public ExternalBroker {
  public:
   explicit NatsBroker(const BrokerContext& ctx) noexcept
-      : ExternalBroker(ctx), link_(ctx.ring, *this, ctx.cfg, 0, "connection") {}
+      : ExternalBroker(ctx), link_(ctx.ring, *this, ctx.cfg, ctx.ud_kind, 0, "connection") {}
 
   bool ok() const noexcept { return normalizer_.ok(); }
 
@@ -51,7 +51,7 @@ class NatsBroker final : public ExternalBroker {
   // --- IoBroker ---
   void on_completion(std::uint64_t user_data, std::int32_t res, std::uint64_t now_ms) noexcept override {
     now_ms_ = now_ms;
-    link_.on_completion(slot_of(user_data) & 15, gen_of(user_data), res, now_ms);
+    link_.on_completion(net::ud_slot(user_data) & 15, net::ud_gen(user_data), res, now_ms);
     report_state(link_.ready());
   }
   void poll(std::uint64_t now_ms) noexcept override {
@@ -173,4 +173,4 @@ std::unique_ptr<IoBroker> make_nats_broker(const BrokerContext& ctx) noexcept {
   return b;
 }
 
-}  // namespace ringgate::gateway
+}  // namespace ringgate::pubsub

@@ -10,7 +10,7 @@
 
 #include "ringgate/pubsub/frame.hpp"
 
-namespace ringgate::gateway {
+namespace ringgate::pubsub {
 
 class HistoryLedger {
  public:
@@ -43,4 +43,4 @@ class HistoryLedger {
   std::uint64_t bytes_ = 0;
 };
 
-}  // namespace ringgate::gateway
+}  // namespace ringgate::pubsub

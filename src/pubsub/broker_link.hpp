@@ -12,13 +12,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <string>
 
-#include "ringgate/gateway/config.hpp"
+#include "ringgate/pubsub/broker_config.hpp"
 #include "ringgate/net/ring.hpp"
 
-namespace ringgate::gateway {
+namespace ringgate::pubsub {
 
 class BrokerLink;
 
@@ -37,13 +38,14 @@ class BrokerLink {
  public:
   enum class State : std::uint8_t { backoff, connecting, open, closing };
 
-  BrokerLink(net::Ring& ring, LinkProtocol& protocol, const BrokerConfig& cfg, std::uint32_t index,
-             const char* role) noexcept;
+  // `ud_kind`: the ring owner's user_data kind for broker operations (net/user_data.hpp).
+  BrokerLink(net::Ring& ring, LinkProtocol& protocol, const BrokerConfig& cfg, std::uint8_t ud_kind,
+             std::uint32_t index, const char* role) noexcept;
   ~BrokerLink();
   BrokerLink(const BrokerLink&) = delete;
   BrokerLink& operator=(const BrokerLink&) = delete;
 
-  // A completion whose user_data names this link (kind kBroker, slot >> 4 == index).
+  // A completion whose user_data names this link (kind ud_kind, slot >> 4 == index).
   void on_completion(std::uint32_t op, std::uint32_t epoch, std::int32_t res, std::uint64_t now_ms) noexcept;
   // Every loop turn: timers (backoff, connect timeout, liveness) and sending what was queued.
   void poll(std::uint64_t now_ms) noexcept;
@@ -74,6 +76,7 @@ class BrokerLink {
   net::Ring& ring_;
   LinkProtocol& protocol_;
   const BrokerConfig& cfg_;
+  std::uint8_t ud_kind_;
   std::uint32_t index_;
   const char* role_;
   State state_ = State::backoff;
@@ -92,4 +95,4 @@ class BrokerLink {
   static constexpr std::size_t kInBytes = 65536;
 };
 
-}  // namespace ringgate::gateway
+}  // namespace ringgate::pubsub
