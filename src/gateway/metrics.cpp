@@ -155,9 +155,10 @@ void render_process(PromWriter& out) {
   out.family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
   out.sample("process_resident_memory_bytes", "", pages_resident * std::uint64_t(::sysconf(_SC_PAGESIZE)));
 }
-}  // namespace
 
-void render_metrics(std::span<const WorkerMetrics* const> ws, PromWriter& out, std::uint64_t ring_depth) {
+// The families of one part of the gateway each: connections and handshakes; traffic and closes;
+// deadlines, heartbeats and flow control; PROXY and TLS. render_metrics() writes them in this order.
+void render_connections(std::span<const WorkerMetrics* const> ws, PromWriter& out) {
   std::int64_t active = 0;
   for (const WorkerMetrics* w : ws) active += w->connections_active.get();
   out.family("ringgate_connections_active", "gauge", "Connections open now (any phase).");
@@ -178,6 +179,9 @@ void render_metrics(std::span<const WorkerMetrics* const> ws, PromWriter& out, s
     out.sample("ringgate_handshake_rejected_total", labels,
                sum(ws, [&](const WorkerMetrics& m) { return m.handshakes_rejected[r].get(); }));
   }
+}
+
+void render_traffic(std::span<const WorkerMetrics* const> ws, PromWriter& out) {
   counter(out, ws, "ringgate_messages_received_total", "WebSocket data messages received.",
           &WorkerMetrics::messages_received);
   counter(out, ws, "ringgate_messages_sent_total", "WebSocket data messages sent.", &WorkerMetrics::messages_sent);
@@ -191,6 +195,9 @@ void render_metrics(std::span<const WorkerMetrics* const> ws, PromWriter& out, s
     std::string labels = "code=\"" + (i < kCloseCodes.size() ? std::to_string(kCloseCodes[i]) : std::string("other")) + "\"";
     out.sample("ringgate_closes_total", labels, sum(ws, [&](const WorkerMetrics& m) { return m.closes[i].get(); }));
   }
+}
+
+void render_deadlines(std::span<const WorkerMetrics* const> ws, PromWriter& out) {
   out.family("ringgate_timeouts_total", "counter", "Connections closed by a deadline, by kind.");
   const std::pair<const char*, const Counter WorkerMetrics::*> kinds[] = {
       {"handshake", &WorkerMetrics::timeouts_handshake}, {"pong", &WorkerMetrics::timeouts_pong},
@@ -214,7 +221,9 @@ void render_metrics(std::span<const WorkerMetrics* const> ws, PromWriter& out, s
           &WorkerMetrics::refusal_logs_suppressed);
   counter(out, ws, "ringgate_redirects_total", "Plain HTTP requests answered 301 to https (--redirect-http).",
           &WorkerMetrics::redirects);
+}
 
+void render_transport(std::span<const WorkerMetrics* const> ws, PromWriter& out) {
   out.family("ringgate_proxy_headers_total", "counter", "PROXY protocol headers, by outcome.");
   labelled(out, ws, "ringgate_proxy_headers_total", "result", &WorkerMetrics::proxy_headers, 0,
            [](std::size_t i) { return proxy_result_name(ProxyResult(i)); });
@@ -241,6 +250,14 @@ void render_metrics(std::span<const WorkerMetrics* const> ws, PromWriter& out, s
   for (const WorkerMetrics* w : ws) user += w->tls_user_sessions.get();
   out.family("ringgate_tls_user_sessions", "gauge", "Connections whose TLS records wolfSSL handles in user space.");
   out.sample("ringgate_tls_user_sessions", "", std::uint64_t(user < 0 ? 0 : user));
+}
+}  // namespace
+
+void render_metrics(std::span<const WorkerMetrics* const> ws, PromWriter& out, std::uint64_t ring_depth) {
+  render_connections(ws, out);
+  render_traffic(ws, out);
+  render_deadlines(ws, out);
+  render_transport(ws, out);
   render_pubsub(ws, out, ring_depth);
 }
 
