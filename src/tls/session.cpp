@@ -311,6 +311,53 @@ std::string_view Session::sni() const noexcept {
   return {static_cast<const char*>(data), n};
 }
 
+namespace {
+// One direction's traffic secret as wolfSSL holds it after the handshake.
+struct Direction {
+  const unsigned char* key;
+  const unsigned char* iv;
+  std::uint64_t seq;
+};
+
+// The kernel takes salt = the implicit 4-byte nonce part and iv = the 8 bytes after it
+// (TLS 1.3: the rest of the 12-byte IV; TLS 1.2: the explicit nonce, any unique start value,
+// so the record sequence number). ChaCha20 takes the whole 12-byte IV and no salt.
+template <class Info>
+void fill_gcm(Info& info, const KtlsParams& out, bool tls13, const Direction& d) noexcept {
+  info.info.version = out.version;
+  info.info.cipher_type = out.cipher;
+  std::memcpy(info.key, d.key, sizeof info.key);
+  std::memcpy(info.salt, d.iv, sizeof info.salt);
+  if (tls13)
+    std::memcpy(info.iv, d.iv + sizeof info.salt, sizeof info.iv);
+  else
+    put_be64(info.iv, d.seq);
+  put_be64(info.rec_seq, d.seq);
+}
+
+void fill_chacha(tls12_crypto_info_chacha20_poly1305& info, const KtlsParams& out, bool, const Direction& d) noexcept {
+  info.info.version = out.version;
+  info.info.cipher_type = out.cipher;
+  std::memcpy(info.key, d.key, sizeof info.key);
+  std::memcpy(info.iv, d.iv, sizeof info.iv);
+  put_be64(info.rec_seq, d.seq);
+}
+
+// Sets out.cipher, fills one crypto_info per direction with `fill` and copies both into `out`.
+template <class Info, class Fill>
+void emit(KtlsParams& out, std::uint16_t cipher, bool tls13, const Direction& tx, const Direction& rx,
+          Fill fill) noexcept {
+  out.cipher = cipher;
+  Info t{}, r{};
+  fill(t, out, tls13, tx);
+  fill(r, out, tls13, rx);
+  static_assert(sizeof t <= sizeof out.tx);
+  std::memcpy(out.tx, &t, sizeof t);
+  std::memcpy(out.rx, &r, sizeof r);
+  out.len = sizeof t;
+}
+}  // namespace
+
 bool Session::ktls_params(KtlsParams& out, KtlsFallback& why) const noexcept {
   out = KtlsParams{};
   why = KtlsFallback::none;
@@ -324,69 +371,34 @@ bool Session::ktls_params(KtlsParams& out, KtlsFallback& why) const noexcept {
   const int key_size = wolfSSL_GetKeySize(ssl);
   const int iv_size = wolfSSL_GetIVSize(ssl);
   const bool server = wolfSSL_GetSide(ssl) == WOLFSSL_SERVER_END;
-  const unsigned char* tx_key = server ? wolfSSL_GetServerWriteKey(ssl) : wolfSSL_GetClientWriteKey(ssl);
-  const unsigned char* tx_iv = server ? wolfSSL_GetServerWriteIV(ssl) : wolfSSL_GetClientWriteIV(ssl);
-  const unsigned char* rx_key = server ? wolfSSL_GetClientWriteKey(ssl) : wolfSSL_GetServerWriteKey(ssl);
-  const unsigned char* rx_iv = server ? wolfSSL_GetClientWriteIV(ssl) : wolfSSL_GetServerWriteIV(ssl);
+  Direction tx{server ? wolfSSL_GetServerWriteKey(ssl) : wolfSSL_GetClientWriteKey(ssl),
+               server ? wolfSSL_GetServerWriteIV(ssl) : wolfSSL_GetClientWriteIV(ssl), 0};
+  Direction rx{server ? wolfSSL_GetClientWriteKey(ssl) : wolfSSL_GetServerWriteKey(ssl),
+               server ? wolfSSL_GetClientWriteIV(ssl) : wolfSSL_GetServerWriteIV(ssl), 0};
   // Note: these two return !seq (1 when the number is 0), so only negative values are errors.
   word64 tx_seq = 0, rx_seq = 0;
-  if ((ver != kTls12 && ver != kTls13) || !tx_key || !tx_iv || !rx_key || !rx_iv ||
+  if ((ver != kTls12 && ver != kTls13) || !tx.key || !tx.iv || !rx.key || !rx.iv ||
       wolfSSL_GetSequenceNumber(ssl, &tx_seq) < 0 || wolfSSL_GetPeerSequenceNumber(ssl, &rx_seq) < 0) {
     why = KtlsFallback::cipher;
     return false;
   }
+  tx.seq = tx_seq;
+  rx.seq = rx_seq;
   out.version = ver == kTls13 ? TLS_1_3_VERSION : TLS_1_2_VERSION;
-
-  // The kernel takes salt = the implicit 4-byte nonce part and iv = the 8 bytes after it
-  // (TLS 1.3: the rest of the 12-byte IV; TLS 1.2: the explicit nonce, any unique start value,
-  // so the record sequence number). ChaCha20 takes the whole 12-byte IV and no salt.
-  auto fill_gcm = [&](auto& info, const unsigned char* key, const unsigned char* iv, std::uint64_t seq) {
-    info.info.version = out.version;
-    info.info.cipher_type = out.cipher;
-    std::memcpy(info.key, key, sizeof info.key);
-    std::memcpy(info.salt, iv, sizeof info.salt);
-    if (ver == kTls13)
-      std::memcpy(info.iv, iv + sizeof info.salt, sizeof info.iv);
-    else
-      put_be64(info.iv, seq);
-    put_be64(info.rec_seq, seq);
-  };
-  auto emit = [&](auto tx_info, auto rx_info) {
-    static_assert(sizeof tx_info <= sizeof out.tx);
-    std::memcpy(out.tx, &tx_info, sizeof tx_info);
-    std::memcpy(out.rx, &rx_info, sizeof rx_info);
-    out.len = sizeof tx_info;
-  };
-  if (bulk == wolfssl_aes_gcm && key_size == 16 && (iv_size == 4 || iv_size == 12)) {
-    out.cipher = TLS_CIPHER_AES_GCM_128;
-    tls12_crypto_info_aes_gcm_128 t{}, r{};
-    fill_gcm(t, tx_key, tx_iv, tx_seq);
-    fill_gcm(r, rx_key, rx_iv, rx_seq);
-    emit(t, r);
+  const bool tls13 = ver == kTls13;
+  const bool gcm_iv = iv_size == 4 || iv_size == 12;
+  if (bulk == wolfssl_aes_gcm && key_size == 16 && gcm_iv) {
+    emit<tls12_crypto_info_aes_gcm_128>(out, TLS_CIPHER_AES_GCM_128, tls13, tx, rx,
+                                        fill_gcm<tls12_crypto_info_aes_gcm_128>);
     return true;
   }
-  if (bulk == wolfssl_aes_gcm && key_size == 32 && (iv_size == 4 || iv_size == 12)) {
-    out.cipher = TLS_CIPHER_AES_GCM_256;
-    tls12_crypto_info_aes_gcm_256 t{}, r{};
-    fill_gcm(t, tx_key, tx_iv, tx_seq);
-    fill_gcm(r, rx_key, rx_iv, rx_seq);
-    emit(t, r);
+  if (bulk == wolfssl_aes_gcm && key_size == 32 && gcm_iv) {
+    emit<tls12_crypto_info_aes_gcm_256>(out, TLS_CIPHER_AES_GCM_256, tls13, tx, rx,
+                                        fill_gcm<tls12_crypto_info_aes_gcm_256>);
     return true;
   }
   if (bulk == wolfssl_chacha && key_size == 32 && iv_size == 12) {
-    out.cipher = TLS_CIPHER_CHACHA20_POLY1305;
-    auto fill = [&](tls12_crypto_info_chacha20_poly1305& info, const unsigned char* key, const unsigned char* iv,
-                    std::uint64_t seq) {
-      info.info.version = out.version;
-      info.info.cipher_type = out.cipher;
-      std::memcpy(info.key, key, sizeof info.key);
-      std::memcpy(info.iv, iv, sizeof info.iv);
-      put_be64(info.rec_seq, seq);
-    };
-    tls12_crypto_info_chacha20_poly1305 t{}, r{};
-    fill(t, tx_key, tx_iv, tx_seq);
-    fill(r, rx_key, rx_iv, rx_seq);
-    emit(t, r);
+    emit<tls12_crypto_info_chacha20_poly1305>(out, TLS_CIPHER_CHACHA20_POLY1305, tls13, tx, rx, fill_chacha);
     return true;
   }
   out = KtlsParams{};
