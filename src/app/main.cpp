@@ -12,7 +12,6 @@
 #include "ringgate/core/clock.hpp"
 #include "ringgate/core/log.hpp"
 #include "ringgate/gateway/server.hpp"
-#include "ringgate/ws/mask.hpp"
 
 #ifdef RINGGATE_MIMALLOC
 #include <mimalloc.h>
@@ -155,7 +154,7 @@ int main(int argc, char** argv) {
     admin_wait = PendingAdmin{true, monotonic_ms() + 30'000};
   }
   RG_LOG_INFO("ringgate %s: %u workers, %s, unmask %s, %s", app::kVersion, cli.options.gateway.workers,
-              server.features().c_str(), ws::unmask_isa(), allocator_name());
+              server.features().c_str(), gateway::Server::unmask_isa(), allocator_name());
   log_listeners(server, cli.options);
   if (cli.options.admin && !admin_wait.pending) {
     RG_LOG_INFO("admin on http://%s (/metrics, /healthz)", admin.address().to_string().c_str());

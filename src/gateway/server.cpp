@@ -15,6 +15,7 @@
 #include "ringgate/core/log.hpp"
 #include "ringgate/net/listener.hpp"
 #include "ringgate/tls/ktls.hpp"
+#include "ringgate/ws/mask.hpp"
 #include "user_data.hpp"
 
 namespace ringgate::gateway {
@@ -217,6 +218,8 @@ Result<void> Server::start(const Config& cfg, std::string& why) {
 }
 
 std::string Server::features() const { return workers_.empty() ? std::string() : workers_[0]->features(); }
+
+const char* Server::unmask_isa() noexcept { return ws::unmask_isa(); }
 
 void Server::request_stop() noexcept {
   stopping_.store(true);

@@ -24,7 +24,7 @@
 #include <thread>
 
 #include "ringgate/core/result.hpp"
-#include "ringgate/net/listener.hpp"
+#include "ringgate/gateway/config.hpp"  // net::SockAddr (app reaches net only through gateway)
 
 namespace ringgate::app {
 

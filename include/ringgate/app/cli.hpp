@@ -9,8 +9,7 @@
 #include <vector>
 
 #include "ringgate/core/log.hpp"
-#include "ringgate/gateway/config.hpp"
-#include "ringgate/net/listener.hpp"
+#include "ringgate/gateway/config.hpp"  // also net::SockAddr (app reaches net only through gateway)
 
 namespace ringgate::app {
 

@@ -44,6 +44,9 @@ class Server {
   void tick();
   bool ktls_available() const noexcept { return ktls_available_; }
   std::string features() const;
+  // The implementation WebSocket unmasking dispatches to on this CPU ("avx512", "avx2" or "scalar"),
+  // for the start-up line: app reports it through gateway, which owns the ws dependency.
+  static const char* unmask_isa() noexcept;
   // Graceful drain: every worker stops accepting and closes its WebSockets with 1001.
   void request_stop() noexcept;
   // Joins the workers (returns once all have drained).
