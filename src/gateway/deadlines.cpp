@@ -5,6 +5,9 @@
 #include <cstddef>
 
 #include "message_writer.hpp"
+#include "refusal_log.hpp"
+#include "route.hpp"
+#include "worker_port.hpp"
 #include "transport/transport.hpp"
 #include "ringgate/gateway/worker.hpp"
 #include "user_data.hpp"
@@ -22,7 +25,7 @@ void Worker::on_timer(timer::Entry& e) noexcept {
     case Phase::handshake:
       if (transport_->waiting_for_proxy(*conn)) {
         metrics_.proxy_headers[std::size_t(ProxyResult::timeout)].add();
-        log_proxy_refusal(index, *conn, ProxyResult::timeout, nullptr);
+        refusals_->proxy_refusal(index, *conn, ProxyResult::timeout, nullptr);
       } else {
         metrics_.timeouts_handshake.add();
       }
@@ -42,36 +45,43 @@ void Worker::on_timer(timer::Entry& e) noexcept {
   }
 }
 
-std::uint32_t Worker::ping_interval_ms(std::uint32_t index) const noexcept {
-  // ±10 % per connection, fixed for its life, so pings to many connections do not go out in one
-  // burst after a mass reconnect. (Fibonacci hashing of the slot and generation.)
-  const std::uint32_t h = (index * 2654435761u) ^ (conns_.generation(index) * 40503u);
-  const std::uint64_t base = cfg_.ping_interval_ms;
+namespace {
+
+// ±10 % per connection, fixed for its life, so pings to many connections do not go out in one
+// burst after a mass reconnect. (Fibonacci hashing of the slot and generation.)
+std::uint32_t ping_interval_ms(const Config& cfg, std::uint32_t index, std::uint32_t generation) noexcept {
+  const std::uint32_t h = (index * 2654435761u) ^ (generation * 40503u);
+  const std::uint64_t base = cfg.ping_interval_ms;
   return std::uint32_t(base - base / 10 + (base / 5) * (h >> 16) / 65536u);
 }
 
-std::uint64_t Worker::open_deadline(std::uint32_t index, const Connection& conn) const noexcept {
-  const std::uint32_t now = now32();
+// The earliest of an open connection's deadlines (UINT64_MAX: none), in the worker's ms; `now` is
+// the same moment in connection time (ms since the worker started, modulo 2^32).
+std::uint64_t open_deadline(const Config& cfg, const Connection& conn, std::uint32_t ping_interval,
+                            std::uint32_t now, std::uint64_t now_ms) noexcept {
   std::uint64_t best = UINT64_MAX;
   auto consider = [&](std::uint32_t since, std::uint64_t span) {
     if (span == 0) return;
     const std::uint32_t elapsed = now - since;
-    best = std::min(best, now_ms_ + (span > elapsed ? span - elapsed : 0));
+    best = std::min(best, now_ms + (span > elapsed ? span - elapsed : 0));
   };
-  if (cfg_.ping_interval_ms != 0) {
+  if (cfg.ping_interval_ms != 0) {
     if (conn.ping_sent_ms != 0) {
-      consider(conn.ping_sent_ms, cfg_.pong_timeout_ms);
+      consider(conn.ping_sent_ms, cfg.pong_timeout_ms);
     } else {
-      consider(conn.last_rx_ms, ping_interval_ms(index));
+      consider(conn.last_rx_ms, ping_interval);
     }
   }
-  consider(conn.last_message_ms, cfg_.idle_timeout_ms);
-  consider(conn.since_ms, cfg_.max_lifetime_ms);
+  consider(conn.last_message_ms, cfg.idle_timeout_ms);
+  consider(conn.since_ms, cfg.max_lifetime_ms);
   return best;
 }
 
+}  // namespace
+
 void Worker::arm_open_timer(std::uint32_t index, Connection& conn) noexcept {
-  const std::uint64_t deadline = open_deadline(index, conn);
+  const std::uint64_t deadline =
+      open_deadline(cfg_, conn, ping_interval_ms(cfg_, index, conns_.generation(index)), now32(), now_ms_);
   if (deadline == UINT64_MAX) {
     wheel_.cancel(conn.timer);
   } else {
@@ -80,8 +90,8 @@ void Worker::arm_open_timer(std::uint32_t index, Connection& conn) noexcept {
 }
 
 void Worker::on_open_timer(std::uint32_t index, Connection& conn) noexcept {
-  if (conn.flags & kDrainPending) {
-    conn.flags &= std::uint8_t(~kDrainPending);
+  if (conn.ending & kDrainPending) {
+    conn.ending &= std::uint8_t(~kDrainPending);
     send_close(index, conn, ws::close_code::going_away, "server shutting down", Phase::close_sent);
     wheel_.arm(conn.timer, drain_deadline_ms_);
     return;
@@ -104,7 +114,7 @@ void Worker::on_open_timer(std::uint32_t index, Connection& conn) noexcept {
         send_close(index, conn, ws::close_code::internal_error, "pong timeout", Phase::close_sent);
         return;
       }
-    } else if (now - conn.last_rx_ms >= ping_interval_ms(index)) {
+    } else if (now - conn.last_rx_ms >= ping_interval_ms(cfg_, index, conns_.generation(index))) {
       send_ping(index, conn);
     }
   }
@@ -146,9 +156,12 @@ void Worker::begin_drain() noexcept {
     if (conn.phase == Phase::handshake) {
       // A request already on its way is answered (an upgrade then gets 1001 at once, see
       // accept_upgrade), so a hand-over restart drops nobody who reached us; its handshake
-      // deadline and the drain deadline still bound it. An idle API keep-alive just closes.
+      // deadline and the drain deadline still bound it. A stream route's idle keep-alive (the
+      // HTTP API) just closes.
       const bool nothing_yet = conn.in == nullptr || conn.in->end == 0;
-      if (listeners_[conn.listener].spec.kind == ListenerKind::api && nothing_yet && !(conn.flags3 & kApiBusy)) {
+      RouteHandler* route = route_handler(conn);
+      Port port(*this, index, conn);
+      if (route != nullptr && route->idle_for_drain(port)) {
         teardown(index, conn);
       } else if (nothing_yet && transport_->quiet(conn)) {
         // Connected but silent (a browser's preconnect, say): a request sent with the connect has
@@ -160,7 +173,7 @@ void Worker::begin_drain() noexcept {
         send_close(index, conn, ws::close_code::going_away, "server shutting down", Phase::close_sent);
         wheel_.arm(conn.timer, drain_deadline_ms_);
       } else {
-        conn.flags |= kDrainPending;
+        conn.ending |= kDrainPending;
         wheel_.arm(conn.timer, now_ms_ + cfg_.drain_window_ms * rank++ / open);
       }
     }

@@ -8,9 +8,10 @@
 // kMessagePadding after; past the route's collect_limit() it is discarded and on_oversize() called.
 #include <cstring>
 
-#include "control_sink.hpp"
 #include "message_writer.hpp"
+#include "refusal_log.hpp"
 #include "route.hpp"
+#include "transport/transport.hpp"
 #include "user_data.hpp"
 #include "worker_port.hpp"
 
@@ -43,12 +44,12 @@ struct Worker::FrameSink {
       port.close(ws::close_code::unsupported_data, why);
       return;
     }
-    const bool oversize = conn.flags3 & kOversize;
+    const bool oversize = conn.stream & kOversize;
     if (conn.in == nullptr && message_end && !oversize) return deliver(op, chunk);
     if (!oversize) collect(chunk);
     if (!message_end || port.failed) return;
-    if (conn.flags3 & kOversize) {
-      conn.flags3 &= std::uint8_t(~kOversize);
+    if (conn.stream & kOversize) {
+      conn.stream &= std::uint8_t(~kOversize);
       received();
       route.on_oversize(port);
       return;
@@ -65,8 +66,8 @@ struct Worker::FrameSink {
   void collect(std::span<std::uint8_t> chunk) noexcept {
     const std::size_t have = conn.in != nullptr ? conn.in->end - kHeadroom : 0;
     if (have + chunk.size() > route.collect_limit()) {
-      w.release_in(conn);  // too large for the route: stop collecting, tell it when the message ends
-      conn.flags3 |= kOversize;
+      release_in(w.chunks_, conn);  // too large for the route: stop collecting, tell it when the message ends
+      conn.stream |= kOversize;
       return;
     }
     if (conn.in == nullptr) {
@@ -89,58 +90,39 @@ struct Worker::FrameSink {
     conn.last_message_ms = w.now32();  // idle timeout: a data message went by
     w.metrics_.messages_received.add();
   }
+
+  // After a batch of frames: close on a failure (ours, or the peer's protocol error) and pause
+  // reading a peer that does not read.
+  void finish(std::uint32_t gen, const ws::FeedResult& r) noexcept {
+    if (w.conns_.generation(index) != gen || conn.phase == Phase::teardown) return;  // torn down meanwhile
+    if (conn.phase != Phase::open || port.failed || r.close_code != 0) release_in(w.chunks_, conn);
+    if (port.failed && conn.phase == Phase::open) {
+      w.send_close(index, conn, ws::close_code::internal_error, "out of memory", Phase::linger);
+      return;
+    }
+    if (r.close_code != 0 && (conn.phase == Phase::open || conn.phase == Phase::close_sent)) {
+      // The peer broke the protocol: say why in a close frame, then shut down and drain.
+      w.send_close(index, conn, r.close_code, r.reason, Phase::linger);
+      return;
+    }
+    if (port.held_bytes() > w.cfg_.max_outbound_bytes && conn.phase == Phase::open) {
+      // The peer sends (requests) faster than it reads, or than its publishes are answered: stop
+      // reading until its queue drains (Port::maybe_resume).
+      if (!(conn.io & kPaused)) w.metrics_.backpressure_pauses.add();
+      port.pause(kPaused);
+    }
+  }
 };
 
 void Worker::on_frames(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept {
-  RouteHandler* route = route_handler(conn);
-  if (conn.route == kRouteWs) {
-    on_ws_frames(index, conn, data, len);
-    return;
-  }
   Port port(*this, index, conn);
   port.in_feed = true;
-  FrameSink sink{*this, port, index, conn, *route};
+  FrameSink sink{*this, port, index, conn, *route_handler(conn)};
   ws::Limits limits;
   limits.max_message_bytes = cfg_.max_message_bytes;
   const std::uint32_t gen = conns_.generation(index);
   const ws::FeedResult r = conn.parser.feed(data, len, sink, limits);
-  after_feed(index, conn, gen, r, port.failed, 0, "");
-}
-
-// What every route does after a batch of frames: close on a failure (ours, the route's refusal, or
-// the peer's protocol error) and pause reading a peer that does not read.
-void Worker::after_feed(std::uint32_t index, Connection& conn, std::uint32_t gen, const ws::FeedResult& r,
-                        bool failed, std::uint16_t close_code, const char* close_reason) noexcept {
-  if (conns_.generation(index) != gen || conn.phase == Phase::teardown) return;  // a handler tore it down
-  if (conn.phase != Phase::open) release_in(conn);  // a message being assembled is of no use now
-  if (failed) {
-    release_in(conn);
-    send_close(index, conn, ws::close_code::internal_error, "out of memory", Phase::linger);
-    return;
-  }
-  if (close_code != 0 && conn.phase == Phase::open) {
-    release_in(conn);
-    send_close(index, conn, close_code, close_reason, Phase::linger);
-    return;
-  }
-  if (r.close_code != 0 && (conn.phase == Phase::open || conn.phase == Phase::close_sent)) {
-    // The peer broke the protocol: say why in a close frame, then shut down and drain.
-    release_in(conn);
-    send_close(index, conn, r.close_code, r.reason, Phase::linger);
-    return;
-  }
-  if (held_bytes(index, conn) > cfg_.max_outbound_bytes && !(conn.flags & kPaused) && conn.phase == Phase::open) {
-    // The peer sends (requests) faster than it reads, or than its publishes are answered: stop
-    // reading until its queue drains (maybe_resume).
-    metrics_.backpressure_pauses.add();
-    Port(*this, index, conn).pause_reading();
-  }
-}
-
-// (The /ws route's sink until its handling moves into routes/pubsub.cpp.)
-void Worker::after_feed(std::uint32_t index, Connection& conn, std::uint32_t gen, const ws::FeedResult& r,
-                        const ControlSink& sink) noexcept {
-  after_feed(index, conn, gen, r, sink.failed, sink.close_code, sink.close_reason);
+  sink.finish(gen, r);
 }
 
 void Worker::send_close(std::uint32_t index, Connection& conn, std::uint16_t code, std::string_view reason,
@@ -157,19 +139,55 @@ void Worker::send_close(std::uint32_t index, Connection& conn, std::uint16_t cod
   mark_dirty(index, conn);
 }
 
-void Worker::on_peer_gone(std::uint32_t index, Connection& conn) noexcept {
-  if (conn.phase == Phase::open) conn.close_code = ws::close_code::abnormal;
-  teardown(index, conn);
-}
-
-void Worker::release_in(Connection& conn) noexcept {
-  if (conn.in != nullptr) {
-    chunks_.put(conn.in);
-    conn.in = nullptr;
-  }
-}
-
 // ---- Worker::Port ----
+
+std::uint64_t Worker::Port::token() const noexcept {
+  return std::uint64_t(w_.conns_.generation(index_)) << 32 | index_;
+}
+
+std::uint64_t Worker::Port::queued() const noexcept { return conn_.out.footprint() + w_.transport_->queued(conn_); }
+
+std::uint64_t Worker::Port::held_bytes() const noexcept {
+  const RouteHandler* route = w_.route_handler(conn_);
+  return queued() + (route != nullptr ? route->held_bytes(token()) : 0);
+}
+
+// A peer paused for holding too much (FrameSink::finish) is read again below half the limit.
+void Worker::Port::maybe_resume() noexcept {
+  if (conn_.phase == Phase::teardown) return;  // (a reply that ran out of memory tore it down)
+  if ((conn_.io & kPaused) && held_bytes() <= w_.cfg_.max_outbound_bytes / 2) resume(kPaused);
+}
+
+// A slow consumer (pub/sub's disconnect policy): what the peer has not taken is dropped (memory
+// stays bounded), and the 4100 close jumps what is left: it ends the stream anyway. A send the
+// kernel is stuck on (the peer's window is shut) is taken back, since on a stream socket a send
+// that has not completed has sent nothing; the close then follows at most the rest of a chunk a
+// send left half out. (User-space TLS records cannot be taken back: there the close waits behind
+// the ciphertext, at most what the transport encrypts ahead.)
+void Worker::Port::slow_close() noexcept {
+  if (conn_.ending & kSlowClose) return;  // already on its way out
+  w_.metrics_.pubsub_slow_closes.add();
+  conn_.out.drop_unsent(w_.chunks_);
+  if ((conn_.io & kSendInFlight) && w_.transport_->plain_wire(conn_)) {
+    conn_.ending |= kSlowClose;
+    conn_.close_code = kCloseSlowConsumer;
+    conn_.phase = Phase::close_sent;
+    arm_deadline(w_.cfg_.close_timeout_ms);
+    (void)w_.ring_.cancel(w_.ud(kSend, index_), w_.ud(kCancel, index_));
+    return;
+  }
+  w_.send_close(index_, conn_, kCloseSlowConsumer, "slow consumer", Phase::close_sent);
+}
+
+// The stuck send came back (taken back, or completed): drop what it held beyond a half-sent chunk
+// and queue the 4100.
+void Worker::Port::finish_slow_close() noexcept {
+  conn_.ending &= std::uint8_t(~kSlowClose);
+  if (conn_.phase != Phase::close_sent && conn_.phase != Phase::finish) return;
+  conn_.out.drop_unsent(w_.chunks_);
+  // If the peer's close came meanwhile (finish), ours still answers it, and then we close.
+  w_.send_close(index_, conn_, kCloseSlowConsumer, "slow consumer", conn_.phase);
+}
 
 bool Worker::Port::send(ws::Opcode op, std::span<const std::uint8_t> payload) noexcept {
   if (conn_.phase != Phase::open) return true;  // after our close nothing more is written
@@ -183,6 +201,7 @@ bool Worker::Port::send(ws::Opcode op, std::span<const std::uint8_t> payload) no
 }
 
 bool Worker::Port::write(std::string_view bytes) noexcept {
+  if (bytes.empty()) return true;
   constexpr std::size_t kOneChunk = 16384;  // larger writes continue in further chunks
   const bool ok = bytes.size() <= kOneChunk ? conn_.out.write(w_.chunks_, bytes.data(), bytes.size())
                                             : conn_.out.write_stream(w_.chunks_, bytes.data(), bytes.size());
@@ -214,21 +233,28 @@ void Worker::Port::end_response(bool keep_alive) noexcept {
     arm_deadline(w_.cfg_.handshake_timeout_ms);  // the keep-alive idle deadline
     return;
   }
-  w_.release_in(conn_);
+  release_in(w_.chunks_, conn_);
   conn_.phase = Phase::linger;
   arm_deadline(w_.cfg_.close_timeout_ms);
 }
 
-void Worker::Port::pause_reading() noexcept {
-  if (conn_.flags & kPaused) return;
-  conn_.flags |= kPaused;
-  if (conn_.flags & kRecvArmed) (void)w_.ring_.cancel(w_.ud(kRecv, index_), w_.ud(kCancel, index_));
+void Worker::Port::pause_reading() noexcept { pause(kRoutePaused); }
+
+void Worker::Port::resume_reading() noexcept { resume(kRoutePaused); }
+
+// Reading stops for `why` (the worker's backpressure or the route); it starts again only when no
+// reason is left.
+void Worker::Port::pause(std::uint8_t why) noexcept {
+  if (conn_.io & why) return;
+  const bool reading = !(conn_.io & kReadPaused);
+  conn_.io |= why;
+  if (reading && (conn_.io & kRecvArmed)) (void)w_.ring_.cancel(w_.ud(kRecv, index_), w_.ud(kCancel, index_));
 }
 
-void Worker::Port::resume_reading() noexcept {
-  if (!(conn_.flags & kPaused)) return;
-  conn_.flags &= std::uint8_t(~kPaused);
-  if (!(conn_.flags & kRecvArmed)) w_.arm_recv(index_, conn_);
+void Worker::Port::resume(std::uint8_t why) noexcept {
+  if (!(conn_.io & why)) return;
+  conn_.io &= std::uint8_t(~why);
+  if (!(conn_.io & (kReadPaused | kRecvArmed))) w_.arm_recv(index_, conn_);
 }
 
 void Worker::Port::arm_deadline(std::uint64_t ms) noexcept { w_.wheel_.arm(conn_.timer, w_.now_ms_ + ms); }
@@ -261,12 +287,12 @@ void Worker::Port::unstash(std::size_t n) noexcept {
 // ---- Worker::Port as the transport's LinkIo ----
 
 void Worker::Port::cancel_recv() noexcept {
-  if (conn_.flags & kRecvArmed) (void)w_.ring_.cancel(w_.ud(kRecv, index_), w_.ud(kCancel, index_));
+  if (conn_.io & kRecvArmed) (void)w_.ring_.cancel(w_.ud(kRecv, index_), w_.ud(kCancel, index_));
 }
 
 bool Worker::Port::recvmsg(msghdr* msg) noexcept {
   if (!w_.ring_.recvmsg(conn_.fd, msg, w_.ud(kRecv, index_))) return false;
-  conn_.flags |= kRecvArmed;
+  conn_.io |= kRecvArmed;
   return true;
 }
 
@@ -288,12 +314,16 @@ bool Worker::Port::send_aside(const void* data, std::size_t len, const void* cms
   w_.free_send_op_ = op.next_free;
   conn_.send_op = op_index;
   conn_.send_iov = 1;
-  conn_.flags |= kSendInFlight;
+  conn_.io |= kSendInFlight;
   return true;
 }
 
 bool Worker::Port::install_fd(bool for_keys) noexcept {
   return bool(w_.ring_.fd_install(conn_.fd, w_.ud(for_keys ? kKtlsFd : kPeerFd, index_)));
+}
+
+void Worker::Port::log_proxy_refusal(ProxyResult why, const sockaddr* peer) noexcept {
+  w_.refusals_->proxy_refusal(index_, conn_, why, peer);
 }
 
 void Worker::Port::finish(bool peer_ended) noexcept {

@@ -1,6 +1,6 @@
-// Refusal lines: "handshake refused: reason=.. status=.. peer=.. [client=.. forwarded_for=..]
-// method=.. target=.. headers=.." and "proxy header refused: ...", rate-limited, with control
-// characters escaped. The peer is looked up on the ring for a direct descriptor (see log_with_peer).
+// Refusal lines (refusal_log.hpp).
+#include "refusal_log.hpp"
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -8,7 +8,6 @@
 #include <optional>
 #include <string>
 
-#include "ringgate/gateway/worker.hpp"
 #include "ringgate/http/forwarded.hpp"
 #include "ringgate/http/upgrade.hpp"
 #include "ringgate/net/listener.hpp"
@@ -39,9 +38,9 @@ void append_escaped(std::string& out, std::string_view s, std::size_t max) {
 }
 }  // namespace
 
-void Worker::log_refusal(std::uint32_t index, Connection& conn, http::Reject why, const http::Request* req,
-                         std::string_view raw_head) noexcept {
-  if (!refusal_log_.allow(now_ms_ / 1000)) return;
+void Worker::RefusalLog::refusal(std::uint32_t index, Connection& conn, http::Reject why, const http::Request* req,
+                                 std::string_view raw_head) noexcept {
+  if (!limit_.allow(w_.now_ms_ / 1000)) return;
   // "handshake refused: reason=.. status=.. peer=.. [client=.. forwarded_for=..] method=.. target=..
   // headers=..": the peer goes in last because a direct descriptor needs a ring round trip for it.
   std::string head = "handshake refused: reason=";
@@ -71,7 +70,7 @@ void Worker::log_refusal(std::uint32_t index, Connection& conn, http::Reject why
   if (req != nullptr) {
     std::string chain;
     if (http::append_field_lines(*req, "x-forwarded-for", chain) != 0) {
-      const std::string_view client = http::forwarded_client(*req, cfg_.trusted_proxies);
+      const std::string_view client = http::forwarded_client(*req, w_.cfg_.trusted_proxies);
       if (!client.empty()) {
         forwarded = " client=";
         append_escaped(forwarded, client, 64);
@@ -81,68 +80,69 @@ void Worker::log_refusal(std::uint32_t index, Connection& conn, http::Reject why
       forwarded += "\"";
     }
   }
-  log_with_peer(index, conn, PendingLog{0, index, std::move(head), std::move(rest), std::move(forwarded)}, nullptr);
+  with_peer(index, conn, Pending{0, index, std::move(head), std::move(rest), std::move(forwarded)}, nullptr);
 }
 
-void Worker::log_proxy_refusal(std::uint32_t index, Connection& conn, ProxyResult why, const sockaddr* peer) noexcept {
-  if (!refusal_log_.allow(now_ms_ / 1000)) return;
+void Worker::RefusalLog::proxy_refusal(std::uint32_t index, Connection& conn, ProxyResult why,
+                                       const sockaddr* peer) noexcept {
+  if (!limit_.allow(w_.now_ms_ / 1000)) return;
   std::string head = "proxy header refused: reason=";
   head += proxy_result_name(why);
-  log_with_peer(index, conn, PendingLog{0, index, std::move(head), {}, {}}, peer);
+  with_peer(index, conn, Pending{0, index, std::move(head), {}, {}}, peer);
 }
 
 // Finishes a refusal line with "peer=<TCP peer>". A direct descriptor has no getpeername(): an
 // ordinary descriptor is made for it on the ring, and until it is back the connection neither
 // sends its answer nor closes, so the peer (a proxy waiting for our answer) is still connected to
 // be named. (Looking it up after the answer lost the race to proxies that close at once.)
-void Worker::log_with_peer(std::uint32_t index, Connection& conn, PendingLog line, const sockaddr* known) noexcept {
-  if (std::uint64_t s = refusal_log_.take_suppressed(); s != 0) {
-    metrics_.refusal_logs_suppressed.add(s);
+void Worker::RefusalLog::with_peer(std::uint32_t index, Connection& conn, Pending line, const sockaddr* known) noexcept {
+  if (std::uint64_t s = limit_.take_suppressed(); s != 0) {
+    w_.metrics_.refusal_logs_suppressed.add(s);
     line.rest += " (" + std::to_string(s) + " earlier refusals not logged)";
   }
-  if (const sockaddr* proxied = transport_->proxy_client(conn)) {
+  if (const sockaddr* proxied = w_.transport_->proxy_client(conn)) {
     // The client address a trusted proxy reported (PROXY protocol) is the peer that matters.
     const net::SockAddr client = copy_address(proxied);
     RG_LOG_WARN("%s peer=%s via=proxy%s%s%s", line.head.c_str(), client.to_string().c_str(),
-                transport_->proxy_tlvs(conn), line.forwarded.c_str(), line.rest.c_str());
+                w_.transport_->proxy_tlvs(conn), line.forwarded.c_str(), line.rest.c_str());
     return;
   }
-  if (known != nullptr) return finish_log(line, copy_address(known));
-  if (!ring_.direct()) {
+  if (known != nullptr) return finish(line, copy_address(known));
+  if (!w_.ring_.direct()) {
     auto a = net::peer_address(conn.fd);
-    return finish_log(line, a ? std::optional<net::SockAddr>(*a) : std::nullopt);
+    return finish(line, a ? std::optional<net::SockAddr>(*a) : std::nullopt);
   }
-  line.ud = ud(kFdInstall, index);
-  if (!ring_.fd_install(conn.fd, line.ud)) return finish_log(line, std::nullopt);
-  conn.flags3 |= kLogPending;
-  pending_logs_.push_back(std::move(line));
+  line.ud = w_.ud(kFdInstall, index);
+  if (!w_.ring_.fd_install(conn.fd, line.ud)) return finish(line, std::nullopt);
+  conn.ending |= kLogPending;
+  pending_.push_back(std::move(line));
 }
 
-void Worker::finish_log(const PendingLog& line, const std::optional<net::SockAddr>& peer) noexcept {
+void Worker::RefusalLog::finish(const Pending& line, const std::optional<net::SockAddr>& peer) noexcept {
   // X-Forwarded-For names the client only when the peer is a proxy we trust.
-  const bool trusted = peer && cfg_.trusted_proxies.contains(peer->sa());
+  const bool trusted = peer && w_.cfg_.trusted_proxies.contains(peer->sa());
   RG_LOG_WARN("%s peer=%s%s%s", line.head.c_str(), peer ? peer->to_string().c_str() : "unknown",
               trusted ? line.forwarded.c_str() : "", line.rest.c_str());
 }
 
-void Worker::on_fd_installed(std::uint64_t token, std::int32_t res) noexcept {
-  for (std::size_t i = 0; i < pending_logs_.size(); ++i) {
-    if (pending_logs_[i].ud != token) continue;
+void Worker::RefusalLog::on_fd_installed(std::uint64_t token, std::int32_t res) noexcept {
+  for (std::size_t i = 0; i < pending_.size(); ++i) {
+    if (pending_[i].ud != token) continue;
     std::optional<net::SockAddr> peer;
     if (res >= 0) {
       if (auto a = net::peer_address(res)) peer = *a;
       ::close(res);
     }
-    finish_log(pending_logs_[i], peer);
-    const std::uint32_t index = pending_logs_[i].index;
-    pending_logs_[i] = std::move(pending_logs_.back());
-    pending_logs_.pop_back();
-    if (Connection* conn = conns_.get_masked(index, gen_of(token), kGenMask)) {
-      conn->flags3 &= std::uint8_t(~kLogPending);
+    finish(pending_[i], peer);
+    const std::uint32_t index = pending_[i].index;
+    pending_[i] = std::move(pending_.back());
+    pending_.pop_back();
+    if (Connection* conn = w_.conns_.get_masked(index, gen_of(token), kGenMask)) {
+      conn->ending &= std::uint8_t(~kLogPending);
       if (conn->phase == Phase::teardown) {
-        close_if_deferred(index, *conn);
+        w_.close_if_deferred(index, *conn);
       } else {
-        mark_dirty(index, *conn);  // the answer waited for the line
+        w_.mark_dirty(index, *conn);  // the answer waited for the line
       }
     }
     return;

@@ -16,15 +16,27 @@
 #include "ringgate/gateway/config.hpp"
 #include "ringgate/gateway/metrics.hpp"
 #include "ringgate/http/request.hpp"
+#include "ringgate/pubsub/exchange.hpp"
 
 namespace ringgate::gateway {
 
-class RouteServices;  // what a route may use beyond its connection (route_services.hpp)
+// A route that takes pub/sub answers (the /ws protocol, the HTTP API): the worker's Delivery hands
+// it the exchange's answers for its connections.
+class PubsubAnswers {
+ public:
+  virtual void subscribed(ConnIo&, std::uint64_t id, std::uint64_t seq) noexcept { (void)id, (void)seq; }
+  virtual void unsubscribed(ConnIo&, std::uint64_t id) noexcept { (void)id; }
+  virtual void refused(ConnIo&, std::uint64_t id, pubsub::ErrorCode, std::string_view) noexcept { (void)id; }
+  virtual void published(ConnIo&, const pubsub::Delivery::PubAnswer&) noexcept {}
+
+ protected:
+  ~PubsubAnswers() = default;
+};
 
 enum class RouteKind : std::uint8_t {
   websocket,  // GET with Upgrade: websocket on this path: messages after the 101
   page,       // GET without Upgrade on this path: one response, then close
-  stream,     // every request of a listener (--api): the route parses the bytes itself
+  stream,     // every byte of a listener (--api): the route parses its HTTP requests itself
 };
 
 class RouteHandler {
@@ -49,6 +61,10 @@ class RouteHandler {
   virtual void on_bytes(ConnIo&, std::span<std::uint8_t>) noexcept {}
   // kind stream: the connection was idle within keep-alive when the drain began (true: close it).
   virtual bool idle_for_drain(ConnIo&) noexcept { return false; }
+  // What the peer's requests in flight hold, beyond its queued output (publishes not yet answered).
+  virtual std::uint64_t held_bytes(std::uint64_t token) const noexcept { (void)token; return 0; }
+  // Pub/sub answers for this route's connections (nullptr: it makes no pub/sub requests).
+  virtual PubsubAnswers* answers() noexcept { return nullptr; }
 };
 
 inline constexpr std::size_t kMessagePadding = 64;  // = pubsub::kPadding = SIMDJSON_PADDING
@@ -56,7 +72,7 @@ inline constexpr std::size_t kMessagePadding = 64;  // = pubsub::kPadding = SIMD
 struct RouteContext {
   const Config& cfg;
   WorkerMetrics& metrics;
-  RouteServices* services;  // pub/sub and the worker's clock for routes that need them
+  pubsub::Exchange* exchange;  // this worker's pub/sub (routes that publish or subscribe)
 };
 
 struct RouteSpec {
@@ -65,7 +81,8 @@ struct RouteSpec {
   std::unique_ptr<RouteHandler> (*make)(const RouteContext&);
 };
 
-// The table (routes/table.cpp), and the row of `path` for `kind` (-1: none).
+// The table (routes/table.cpp), and the row of `path` for `kind` (-1: none). A stream route has
+// no path: it takes a whole listener (find_route({}, RouteKind::stream)).
 std::span<const RouteSpec> route_table() noexcept;
 int find_route(std::string_view path, RouteKind kind) noexcept;
 

@@ -9,6 +9,7 @@
 #include "ringgate/gateway/worker.hpp"
 #include "ringgate/http/upgrade.hpp"
 #include "ringgate/ws/accept.hpp"
+#include "refusal_log.hpp"
 #include "route.hpp"
 #include "upgrade_policy.hpp"
 #include "worker_port.hpp"
@@ -18,15 +19,38 @@ namespace {
 bool match_websocket_route(void*, std::string_view path) noexcept {
   return find_route(path, RouteKind::websocket) >= 0;
 }
+
+// The 301 a redirect listener answers with: the request's Host without its port, and its path, over
+// https on `port`. 0 when the request names no usable host (a missing, repeated (RFC 9112 3.2) or
+// odd Host) or path: a 400 then.
+std::size_t write_redirect(const http::Request& req, std::uint16_t port, char* out, std::size_t cap) noexcept {
+  std::string_view host = req.header_count_of("host") == 1 ? req.header("host") : std::string_view();
+  if (!host.empty() && host.front() == '[') {
+    host = host.substr(0, host.find(']') + 1);
+  } else {
+    host = host.substr(0, host.find(':'));
+  }
+  bool ok = !host.empty() && host.size() < 256 && !req.target.empty() && req.target.front() == '/';
+  for (char ch : host) ok = ok && ch > 0x20 && ch < 0x7f && ch != '/' && ch != '@';
+  for (char ch : req.target) ok = ok && ch > 0x20 && ch < 0x7f;
+  if (!ok) return 0;
+  std::string location = "Location: https://";
+  location.append(host);
+  if (port != 443) location += ":" + std::to_string(port);
+  location.append(req.target.substr(0, 4096));
+  location += "\r\n";
+  return http::write_response_head(http::ResponseHead{301, {}, 0, false, location}, out, cap);
+}
 }  // namespace
 
 void Worker::on_bytes(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept {
-  if (listeners_[conn.listener].spec.kind == ListenerKind::api) {
-    api_input(index, conn, data, len);
-    return;
-  }
   if (conn.phase == Phase::handshake) {
-    std::size_t used = on_head_bytes(index, conn, data, len);
+    if (RouteHandler* stream = route_handler(conn)) {  // (before an upgrade, only a stream route is set)
+      Port port(*this, index, conn);
+      stream->on_bytes(port, std::span<std::uint8_t>(data, len));
+      return;
+    }
+    const std::size_t used = on_head_bytes(index, conn, data, len);
     if (conn.phase != Phase::open || used == len) return;
     data += used;
     len -= used;
@@ -64,14 +88,27 @@ std::size_t Worker::on_head_bytes(std::uint32_t index, Connection& conn, std::ui
     return len;
   }
   if (listeners_[conn.listener].spec.kind == ListenerKind::redirect) {
-    refuse_redirect(index, conn, req);
+    // 301 to the same host and path over https (the ELB set-up: port 80 only redirects).
+    char response[4608];
+    const std::size_t n = write_redirect(req, listeners_[conn.listener].spec.redirect_port, response, sizeof response);
+    if (n == 0) {
+      refuse(index, conn, http::Reject::malformed, &req, {});
+    } else if (!conn.out.write(chunks_, response, n)) {
+      teardown(index, conn);
+    } else {
+      metrics_.redirects.add();
+      conn.phase = Phase::linger;
+      wheel_.arm(conn.timer, now_ms_ + cfg_.close_timeout_ms);
+      mark_dirty(index, conn);
+      release_in(chunks_, conn);
+    }
     return len;
   }
   if (req.method == "GET" && req.header_count_of("upgrade") == 0) {
     if (const int row = find_route(req.target, RouteKind::page); row >= 0) {
       Port port(*this, index, conn);
       routes_[std::size_t(row)]->on_request(port, req);
-      release_in(conn);
+      release_in(chunks_, conn);
       return len;
     }
   }
@@ -83,11 +120,20 @@ std::size_t Worker::on_head_bytes(std::uint32_t index, Connection& conn, std::ui
     refuse(index, conn, why, &req, head.substr(0, r.head_bytes));
     return len;
   }
+  accept_upgrade(index, conn, req, up, std::size_t(row));
+  // Bytes after the head (a client may send its first frames at once) belong to the WebSocket.
+  const std::size_t extra = head.size() - r.head_bytes;
+  release_in(chunks_, conn);
+  return len - std::min(extra, len);
+}
+
+void Worker::accept_upgrade(std::uint32_t index, Connection& conn, const http::Request& req, const http::Upgrade& up,
+                            std::size_t row) noexcept {
   conn.route = std::uint8_t(row + 1);
   // Subprotocol: the first in the client's list (every Sec-WebSocket-Protocol line counts, RFC
   // 9110 5.3) that the route speaks; none is also a valid answer (the client decides whether it
   // can live without one).
-  const std::span<const std::string_view> supported = routes_[std::size_t(row)]->subprotocols();
+  const std::span<const std::string_view> supported = routes_[row]->subprotocols();
   std::string_view protocol;
   if (!up.protocols.empty() && !supported.empty()) {
     protocol = http::select_subprotocol(req, supported.data(), supported.size());
@@ -98,16 +144,7 @@ std::size_t Worker::on_head_bytes(std::uint32_t index, Connection& conn, std::ui
     RG_LOG_DEBUG("ignoring malformed Sec-WebSocket-Extensions: %.*s", int(up.extensions.size()),
                  up.extensions.data());
   }
-  accept_upgrade(index, conn, up.key, protocol);
-  // Bytes after the head (a client may send its first frames at once) belong to the WebSocket.
-  const std::size_t extra = head.size() - r.head_bytes;
-  release_in(conn);
-  return len - std::min(extra, len);
-}
-
-void Worker::accept_upgrade(std::uint32_t index, Connection& conn, std::string_view key,
-                            std::string_view protocol) noexcept {
-  const std::array<char, 28> accept = ws::accept_key(key);
+  const std::array<char, 28> accept = ws::accept_key(up.key);
   char response[512];
   std::size_t n = http::write_switching_protocols(std::string_view(accept.data(), accept.size()), protocol,
                                                   response, sizeof response);
@@ -139,46 +176,11 @@ void Worker::refuse(std::uint32_t index, Connection& conn, http::Reject why, con
   // An HTTP/2 client reads HTTP_1_1_REQUIRED and then closes to retry over HTTP/1.1 (curl does);
   // a FIN right behind the answer makes it give up with "Empty reply" instead, so for that one
   // the peer closes first (or the close timeout does).
-  if (why == http::Reject::http2_preface) conn.flags3 |= kNoFin;
+  if (why == http::Reject::http2_preface) conn.ending |= kNoFin;
   wheel_.arm(conn.timer, now_ms_ + cfg_.close_timeout_ms);
   mark_dirty(index, conn);
-  log_refusal(index, conn, why, req, raw_head);
-  release_in(conn);  // only now: the request's views may point into it
-}
-
-void Worker::refuse_redirect(std::uint32_t index, Connection& conn, const http::Request& req) noexcept {
-  // 301 to the same host and path over https (the ELB set-up: port 80 only redirects). The host is
-  // the request's Host without its port; a missing, repeated (RFC 9112 3.2) or odd Host is a 400.
-  std::string_view host = req.header_count_of("host") == 1 ? req.header("host") : std::string_view();
-  if (!host.empty() && host.front() == '[') {
-    host = host.substr(0, host.find(']') + 1);
-  } else {
-    host = host.substr(0, host.find(':'));
-  }
-  bool ok = !host.empty() && host.size() < 256 && !req.target.empty() && req.target.front() == '/';
-  for (char ch : host) ok = ok && ch > 0x20 && ch < 0x7f && ch != '/' && ch != '@';
-  for (char ch : req.target) ok = ok && ch > 0x20 && ch < 0x7f;
-  if (!ok) {
-    refuse(index, conn, http::Reject::malformed, &req, {});
-    return;
-  }
-  const std::uint16_t port = listeners_[conn.listener].spec.redirect_port;
-  std::string location = "Location: https://";
-  location.append(host);
-  if (port != 443) location += ":" + std::to_string(port);
-  location.append(req.target.substr(0, 4096));
-  location += "\r\n";
-  char head[4608];
-  const std::size_t n = http::write_response_head(http::ResponseHead{301, {}, 0, false, location}, head, sizeof head);
-  if (n == 0 || !conn.out.write(chunks_, head, n)) {
-    teardown(index, conn);
-    return;
-  }
-  metrics_.redirects.add();
-  conn.phase = Phase::linger;
-  wheel_.arm(conn.timer, now_ms_ + cfg_.close_timeout_ms);
-  mark_dirty(index, conn);
-  release_in(conn);
+  refusals_->refusal(index, conn, why, req, raw_head);
+  release_in(chunks_, conn);  // only now: the request's views may point into it
 }
 
 }  // namespace ringgate::gateway

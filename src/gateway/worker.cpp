@@ -10,8 +10,9 @@
 #include <cstddef>
 
 #include "ringgate/core/clock.hpp"
-#include "pubsub_route.hpp"
+#include "refusal_log.hpp"
 #include "route.hpp"
+#include "subscribers.hpp"
 #include "transport/transport.hpp"
 #include "upgrade_policy.hpp"
 #include "worker_port.hpp"
@@ -86,17 +87,18 @@ bool Worker::setup() noexcept {
     error_ = "out of memory";
     return false;
   }
+  dirty_.reserve(1024);
+  rearm_.reserve(1024);
+  refusals_ = std::make_unique<RefusalLog>(*this);
+  if (!setup_pubsub()) return false;
   for (const RouteSpec& row : route_table()) {
-    routes_.push_back(row.make(RouteContext{cfg_, metrics_, nullptr}));
+    routes_.push_back(row.make(RouteContext{cfg_, metrics_, &subscribers_->exchange}));
     if (!routes_.back()) {
-      error_ = "out of memory";
+      error_ = "cannot set up the routes (out of memory)";
       return false;
     }
   }
   policy_ = upgrade_policy(cfg_);
-  dirty_.reserve(1024);
-  rearm_.reserve(1024);
-  if (!setup_pubsub()) return false;
   ring_fd_.store(ring_.ring_fd(), std::memory_order_release);
   return true;
 }
@@ -108,7 +110,7 @@ void Worker::run(std::atomic<int>& ready) noexcept {
   }
   ready.store(1, std::memory_order_release);
   loop();
-  ps_->ex.shutdown();  // the broker connections' last operations
+  subscribers_->exchange.shutdown();  // the broker connections' last operations
   hub_->set_ring_fd(id_, -1);  // no more wake-ups: the ring closes with this worker
   tls::thread_cleanup();
 }
@@ -125,18 +127,18 @@ void Worker::loop() noexcept {
     std::uint64_t next = wheel_.next_deadline_ms();
     // (At least 1 ms: the wheel's bound may be up to a tick early, and spinning would not help.)
     if (next != UINT64_MAX) wait_ms = std::clamp<std::uint64_t>(next > now_ms_ ? next - now_ms_ : 1, 1, wait_ms);
-    if (ps_->ex.wake_pending()) wait_ms = 1;  // a mailbox was full: retry the backlog soon
+    if (subscribers_->exchange.wake_pending()) wait_ms = 1;  // a mailbox was full: retry the backlog soon
     if (!ring_.submit_and_wait(wait_ms * 1'000'000u)) {
       RG_LOG_ERROR("worker %u: io_uring_enter failed", id_);
     }
     now_ms_ = monotonic_ms();
-    ps_->ex.tick(now_ms_);  // pub/sub's clock (linger, history sweeps)
+    subscribers_->exchange.tick(now_ms_);  // pub/sub's clock (linger, history sweeps)
     for (;;) {
       std::size_t n = ring_.reap(cqes, std::size(cqes));
       for (std::size_t i = 0; i < n; ++i) dispatch(cqes[i]);
       if (n < std::size(cqes)) break;
     }
-    ps_->ex.pump(true);  // entries from other workers (woken by MSG_RING or not), our backlog, wake-ups
+    subscribers_->exchange.pump(true);  // entries from other workers (woken by MSG_RING or not), our backlog, wake-ups
     wheel_.advance(now_ms_, [this](timer::Entry& e) { on_timer(e); });
     metrics_.outbound_chunks.set(std::int64_t(chunks_.outstanding()));
     if (now_ms_ >= next_trim_ms_) {
@@ -155,11 +157,11 @@ void Worker::loop() noexcept {
         }
       }
     }
-    ps_->ex.poll(now_ms_);  // what the broker got to send goes out in this submit
+    subscribers_->exchange.poll(now_ms_);  // what the broker got to send goes out in this submit
     flush();
     // What this turn's requests and deliveries sent goes out now; what arrived meanwhile waits for
     // the next turn (its wake-up CQE ends the wait at once), so nothing here needs a flush.
-    if (ps_->ex.wake_pending()) ps_->ex.pump(false);
+    if (subscribers_->exchange.wake_pending()) subscribers_->exchange.pump(false);
     // Buffers go back before re-arming the receives that ran dry.
     buffers_.publish();
     if (!rearm_.empty()) {
@@ -169,7 +171,7 @@ void Worker::loop() noexcept {
         const std::uint32_t index = rearm_[i];
         if (!conns_.live(index)) continue;
         Connection& conn = *conns_.slot(index);
-        if ((conn.flags & kNeedRecv) && !(conn.flags & (kRecvArmed | kPaused)) && conn.phase != Phase::teardown &&
+        if ((conn.io & kNeedRecv) && !(conn.io & (kRecvArmed | kReadPaused)) && conn.phase != Phase::teardown &&
             transport_->may_read(conn)) {
           arm_recv(index, conn);
         }
@@ -208,13 +210,13 @@ void Worker::dispatch(const net::Completion& c) noexcept {
       on_accept(index, c);
       return;
     case kFdInstall:
-      on_fd_installed(c.user_data, c.res);
+      refusals_->on_fd_installed(c.user_data, c.res);
       return;
     case kCancel:
     case kWake:
       return;
     case kBroker:
-      ps_->ex.on_completion(c.user_data, c.res, now_ms_);
+      subscribers_->exchange.on_completion(c.user_data, c.res, now_ms_);
       return;
     default:
       break;
@@ -236,11 +238,11 @@ void Worker::dispatch(const net::Completion& c) noexcept {
       on_send(index, *conn, c);
       return;
     case kClose:
-      conn->flags |= kCloseDone;
+      conn->io |= kCloseDone;
       maybe_release(index, *conn);
       return;
     case kShutdown:
-      conn->flags3 &= std::uint8_t(~kShutdownInFlight);
+      conn->io &= std::uint8_t(~kShutdownInFlight);
       close_if_deferred(index, *conn);
       return;
     case kPeerFd:
@@ -282,36 +284,36 @@ void Worker::on_accept(std::size_t listener, const net::Completion& c) noexcept 
   metrics_.connections_active.add(1);
   wheel_.arm(conn->timer, now_ms_ + cfg_.handshake_timeout_ms);
   const ListenerKind kind = listeners_[listener].spec.kind;
-  const std::shared_ptr<tls::ServerContext>* tls = kind == ListenerKind::tls ? tls_context(listener) : nullptr;
+  const std::shared_ptr<tls::ServerContext>* tls = kind == ListenerKind::tls ? listeners_[listener].context() : nullptr;
   const bool proxy = cfg_.proxy_protocol != ProxyMode::off && kind != ListenerKind::api;
+  // An --api listener's bytes all go to its stream route (which parses HTTP itself).
+  if (kind == ListenerKind::api) conn->route = std::uint8_t(find_route({}, RouteKind::stream) + 1);
   Port port(*this, id.index, *conn);
   if ((kind == ListenerKind::tls && tls == nullptr) || !transport_->open(port, *conn, tls, proxy)) {
     teardown(id.index, *conn);
   }
 }
 
-// The listener's current TLS context: certificates reloaded (SIGHUP) are taken for new connections.
-const std::shared_ptr<tls::ServerContext>* Worker::tls_context(std::size_t listener) noexcept {
-  Listener& l = listeners_[listener];
-  if (l.spec.tls == nullptr) return nullptr;
-  if (l.generation != l.spec.tls->generation() || !l.ctx) {
-    l.generation = l.spec.tls->generation();
-    l.ctx = l.spec.tls->get();
+const std::shared_ptr<tls::ServerContext>* Worker::Listener::context() noexcept {
+  if (spec.tls == nullptr) return nullptr;
+  if (generation != spec.tls->generation() || !ctx) {
+    generation = spec.tls->generation();
+    ctx = spec.tls->get();
   }
-  return &l.ctx;
+  return &ctx;
 }
 
 void Worker::arm_recv(std::uint32_t index, Connection& conn) noexcept {
   if (ring_.recv_multishot(conn.fd, buffers_.group(), ud(kRecv, index))) {
-    conn.flags = std::uint8_t((conn.flags | kRecvArmed) & ~kNeedRecv);
+    conn.io = std::uint8_t((conn.io | kRecvArmed) & ~kNeedRecv);
   } else {
-    conn.flags |= kNeedRecv;
+    conn.io |= kNeedRecv;
     rearm_.push_back(index);
   }
 }
 
 void Worker::on_recv(std::uint32_t index, Connection& conn, const net::Completion& c) noexcept {
-  if (!c.more()) conn.flags &= std::uint8_t(~kRecvArmed);
+  if (!c.more()) conn.io &= std::uint8_t(~kRecvArmed);
   Port port(*this, index, conn);
   if (transport_->owns_recv(conn)) {
     transport_->on_recv(port, conn, c);
@@ -328,36 +330,36 @@ void Worker::on_recv(std::uint32_t index, Connection& conn, const net::Completio
     buffers_.recycle(bid);
     // The input may have torn the connection down and released its slot.
     if (conns_.generation(index) != gen) return;
-    if (!(conn.flags & kRecvArmed) && conn.phase != Phase::teardown && !(conn.flags & kPaused) &&
+    if (!(conn.io & kRecvArmed) && conn.phase != Phase::teardown && !(conn.io & kReadPaused) &&
         transport_->may_read(conn)) {
-      conn.flags |= kNeedRecv;
+      conn.io |= kNeedRecv;
       rearm_.push_back(index);
     }
     transport_->after_recv(port, conn);
   } else if (c.res == 0) {
-    on_peer_gone(index, conn);
+    teardown(index, conn, true);
   } else if (c.res == -ENOBUFS) {
     metrics_.recv_no_buffers.add();
-    conn.flags |= kNeedRecv;
+    conn.io |= kNeedRecv;
     rearm_.push_back(index);
     transport_->after_recv(port, conn);  // (a kTLS switch waited for this receive to end)
   } else if (c.res == -ECANCELED) {
     // A pause (backpressure), a teardown or a move to kTLS canceled it. If the pause already
     // ended while the cancellation was in flight, reading must resume now.
-    if (!transport_->after_recv(port, conn) && !(conn.flags & (kPaused | kRecvArmed)) &&
+    if (!transport_->after_recv(port, conn) && !(conn.io & (kReadPaused | kRecvArmed)) &&
         conn.phase != Phase::teardown) {
-      conn.flags |= kNeedRecv;
+      conn.io |= kNeedRecv;
       rearm_.push_back(index);
     }
   } else if (!transport_->on_recv_error(port, conn, c.res)) {
-    on_peer_gone(index, conn);
+    teardown(index, conn, true);
   }
   if (conns_.generation(index) == gen) maybe_release(index, conn);
 }
 
 void Worker::mark_dirty(std::uint32_t index, Connection& conn) noexcept {
-  if (conn.flags & kDirty) return;
-  conn.flags |= kDirty;
+  if (conn.io & kDirty) return;
+  conn.io |= kDirty;
   dirty_.push_back(index);
 }
 
@@ -367,10 +369,10 @@ void Worker::flush() noexcept {
     const std::uint32_t index = dirty_[i];
     if (!conns_.live(index)) continue;
     Connection& conn = *conns_.slot(index);
-    if (!(conn.flags & kDirty)) continue;
-    conn.flags &= std::uint8_t(~kDirty);
-    if (conn.phase == Phase::teardown || (conn.flags & kSendInFlight) || transport_->busy(conn) ||
-        (conn.flags3 & kLogPending)) {
+    if (!(conn.io & kDirty)) continue;
+    conn.io &= std::uint8_t(~kDirty);
+    if (conn.phase == Phase::teardown || (conn.io & kSendInFlight) || transport_->busy(conn) ||
+        (conn.ending & kLogPending)) {
       continue;
     }
     Port port(*this, index, conn);
@@ -381,19 +383,19 @@ void Worker::flush() noexcept {
       continue;
     }
     if (transport_->step(port, conn)) continue;
-    if (conn.phase == Phase::finish || (conn.phase == Phase::linger && !(conn.flags & kShutdownSent))) {
+    if (conn.phase == Phase::finish || (conn.phase == Phase::linger && !(conn.ending & kShutdownSent))) {
       const Transport::CloseStep step = transport_->close(port, conn);
       if (step == Transport::CloseStep::send) start_send(index, conn, *wire);
       if (step != Transport::CloseStep::done) continue;
     }
     if (conn.phase == Phase::finish) {
       teardown(index, conn);
-    } else if (conn.phase == Phase::linger && !(conn.flags & kShutdownSent) && !(conn.flags3 & kNoFin)) {
+    } else if (conn.phase == Phase::linger && !(conn.ending & kShutdownSent) && !(conn.ending & kNoFin)) {
       // Our last bytes are out: send FIN, then read and discard until the peer closes, so
       // unread request bytes cannot turn our close into a reset that destroys the response.
       if (ring_.shutdown_write(conn.fd, ud(kShutdown, index))) {
-        conn.flags |= kShutdownSent;
-        conn.flags3 |= kShutdownInFlight;
+        conn.ending |= kShutdownSent;
+        conn.io |= kShutdownInFlight;
       }
     }
   }
@@ -422,22 +424,22 @@ void Worker::start_send(std::uint32_t index, Connection& conn, OutQueue& q) noex
     }
   }
   if (ok) {
-    conn.flags |= kSendInFlight;
+    conn.io |= kSendInFlight;
   } else {
     mark_dirty(index, conn);  // no SQE free: try again next turn
   }
 }
 
 void Worker::on_send(std::uint32_t index, Connection& conn, const net::Completion& c) noexcept {
-  conn.flags &= std::uint8_t(~kSendInFlight);
+  conn.io &= std::uint8_t(~kSendInFlight);
   if (conn.send_iov != 0) {
     send_ops_[conn.send_op].next_free = free_send_op_;
     free_send_op_ = conn.send_op;
     conn.send_iov = 0;
   }
-  const bool taken_back = c.res == -ECANCELED && (conn.flags3 & kSlowClose);
+  const bool taken_back = c.res == -ECANCELED && (conn.ending & kSlowClose);
   if (c.res < 0 && !taken_back) {
-    on_peer_gone(index, conn);
+    teardown(index, conn, true);
     maybe_release(index, conn);
     return;
   }
@@ -448,66 +450,53 @@ void Worker::on_send(std::uint32_t index, Connection& conn, const net::Completio
     maybe_release(index, conn);
     return;
   }
-  if (conn.flags3 & kSlowClose) finish_slow_close(index, conn);
+  Port port(*this, index, conn);
+  if (conn.ending & kSlowClose) port.finish_slow_close();
   mark_dirty(index, conn);  // more to send, or a phase step (finish, linger) to take
-  if ((conn.flags3 & kGapPending) && queued_bytes(conn) <= cfg_.max_outbound_bytes / 2) {
-    conn.flags3 &= std::uint8_t(~kGapPending);
-    ps_->ex.drained(conn_token(index));  // gap notices the drop policy kept
+  if ((conn.stream & kWantDrained) && port.queued() <= cfg_.max_outbound_bytes / 2) {
+    conn.stream &= std::uint8_t(~kWantDrained);
+    subscribers_->exchange.drained(port.token());  // gap notices the drop policy kept
   }
-  maybe_resume(index, conn);
+  port.maybe_resume();
 }
 
-// A peer paused for holding too much (after_feed) is read again below half the limit.
-void Worker::maybe_resume(std::uint32_t index, Connection& conn) noexcept {
-  if (conn.phase == Phase::teardown) return;  // (a reply that ran out of memory tore it down)
-  if ((conn.flags & kPaused) && held_bytes(index, conn) <= cfg_.max_outbound_bytes / 2 &&
-      listeners_[conn.listener].spec.kind != ListenerKind::api) {  // (the API resumes in api_done)
-    conn.flags &= std::uint8_t(~kPaused);
-    if (!(conn.flags & kRecvArmed)) arm_recv(index, conn);
-  }
-}
-
-void Worker::teardown(std::uint32_t index, Connection& conn) noexcept {
+void Worker::teardown(std::uint32_t index, Connection& conn, bool peer_gone) noexcept {
   if (conn.phase == Phase::teardown) return;
+  if (peer_gone && conn.phase == Phase::open) conn.close_code = ws::close_code::abnormal;
   conn.phase = Phase::teardown;
   wheel_.cancel(conn.timer);
-  if (conn.route == kRouteWs) ps_->ex.detach(conn_token(index));  // deferred while a delivery walks
-  release_in(conn);
-  if (conn.flags & kRecvArmed) (void)ring_.cancel(ud(kRecv, index), ud(kCancel, index));
-  if (conn.flags & kSendInFlight) (void)ring_.cancel(ud(kSend, index), ud(kCancel, index));
-  conn.flags3 |= kCloseDeferred;
+  if (RouteHandler* route = route_handler(conn)) {
+    Port port(*this, index, conn);
+    route->on_close(port);  // (/ws: its subscriptions go; deferred while a delivery walks)
+  }
+  release_in(chunks_, conn);
+  if (conn.io & kRecvArmed) (void)ring_.cancel(ud(kRecv, index), ud(kCancel, index));
+  if (conn.io & kSendInFlight) (void)ring_.cancel(ud(kSend, index), ud(kCancel, index));
+  conn.ending |= kCloseDeferred;
   close_if_deferred(index, conn);
 }
 
 // The descriptor closes once nothing in flight still needs it: a shutdown (see kShutdownInFlight)
 // or the peer-address lookup of a refusal line (kLogPending).
 void Worker::close_if_deferred(std::uint32_t index, Connection& conn) noexcept {
-  if (!(conn.flags3 & kCloseDeferred) || (conn.flags3 & (kShutdownInFlight | kLogPending))) return;
-  conn.flags3 &= std::uint8_t(~kCloseDeferred);
-  submit_close(index, conn);
-}
-
-void Worker::submit_close(std::uint32_t index, Connection& conn) noexcept {
+  if (!(conn.ending & kCloseDeferred) || (conn.io & kShutdownInFlight) || (conn.ending & kLogPending)) return;
+  conn.ending &= std::uint8_t(~kCloseDeferred);
   if (!ring_.close(conn.fd, ud(kClose, index))) {
     RG_LOG_ERROR("worker %u: no SQE to close a connection", id_);
-    conn.flags |= kCloseDone;
+    conn.io |= kCloseDone;
   }
 }
 
 void Worker::maybe_release(std::uint32_t index, Connection& conn) noexcept {
   if (conn.phase != Phase::teardown) return;
-  if (conn.flags & (kRecvArmed | kSendInFlight)) return;
-  if (!(conn.flags & kCloseDone)) return;
+  if (conn.io & (kRecvArmed | kSendInFlight)) return;
+  if (!(conn.io & kCloseDone)) return;
   if (transport_->busy(conn)) return;  // a descriptor is being made for it: wait for that too
   if (conn.close_code != 0) metrics_.count_close(conn.close_code);
   conn.out.clear(chunks_);
   transport_->release(conn, index);
   metrics_.connections_active.add(-1);
   conns_.free(index);
-}
-
-std::uint64_t Worker::queued_bytes(const Connection& conn) const noexcept {
-  return conn.out.footprint() + transport_->queued(conn);
 }
 
 }  // namespace ringgate::gateway

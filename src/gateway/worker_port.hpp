@@ -10,6 +10,8 @@
 
 namespace ringgate::gateway {
 
+inline constexpr std::uint16_t kCloseSlowConsumer = 4100;
+
 class Worker::Port final : public ConnIo, public LinkIo {
  public:
   Port(Worker& w, std::uint32_t index, Connection& conn) noexcept : w_(w), index_(index), conn_(conn) {}
@@ -21,9 +23,14 @@ class Worker::Port final : public ConnIo, public LinkIo {
   void pause_reading() noexcept override;
   void resume_reading() noexcept override;
   void arm_deadline(std::uint64_t ms) noexcept override;
-  std::uint64_t token() const noexcept override { return w_.conn_token(index_); }
-  std::uint64_t held_bytes() const noexcept override { return w_.held_bytes(index_, conn_); }
-  std::uint8_t& route_bits() noexcept override { return conn_.route_bits; }
+  std::uint64_t token() const noexcept override;
+  std::uint64_t held_bytes() const noexcept override;
+  std::uint8_t route_state() const noexcept override { return conn_.route_state; }
+  void set_route_state(std::uint8_t bits) noexcept override { conn_.route_state = bits & 15u; }
+  void abort() noexcept override { w_.teardown(index_, conn_); }
+  bool ended() const noexcept override {
+    return conn_.phase == Phase::linger || conn_.phase == Phase::finish || conn_.phase == Phase::teardown;
+  }
   bool stash(std::span<const std::uint8_t> bytes, std::size_t limit, std::size_t padding) noexcept override;
   std::span<std::uint8_t> stashed() noexcept override;
   void unstash(std::size_t n) noexcept override;
@@ -40,17 +47,28 @@ class Worker::Port final : public ConnIo, public LinkIo {
   std::uint32_t slot() const noexcept override { return index_; }
   void dirty() noexcept override { w_.mark_dirty(index_, conn_); }
   void teardown() noexcept override { w_.teardown(index_, conn_); }
-  void peer_gone() noexcept override { w_.on_peer_gone(index_, conn_); }
+  void peer_gone() noexcept override { w_.teardown(index_, conn_, true); }
   void release_if_done() noexcept override { w_.maybe_release(index_, conn_); }
   void finish(bool peer_ended) noexcept override;
   void refuse(http::Reject why, std::string_view first_bytes) noexcept override {
     w_.refuse(index_, conn_, why, nullptr, first_bytes);
   }
-  void log_proxy_refusal(ProxyResult why, const sockaddr* peer) noexcept override {
-    w_.log_proxy_refusal(index_, conn_, why, peer);
-  }
+  void log_proxy_refusal(ProxyResult why, const sockaddr* peer) noexcept override;
   void set_deadline(std::uint64_t ms) noexcept override { arm_deadline(ms); }
   std::uint64_t age_ms() const noexcept override { return std::uint32_t(w_.now32() - conn_.since_ms); }
+
+  // Queued bytes plus a per-chunk overhead (OutQueue::footprint), plaintext and ciphertext.
+  std::uint64_t queued() const noexcept;
+  // Reading again once a peer paused for holding too much is below half of --max-outbound-bytes.
+  void maybe_resume() noexcept;
+  // Pub/sub's disconnect policy: close 4100 ahead of the queue (slow_close), once a send the
+  // kernel is stuck on is back (finish_slow_close).
+  void slow_close() noexcept;
+  void finish_slow_close() noexcept;
+  // Reading stops for a reason (kPaused: backpressure, kRoutePaused: the route) and starts again
+  // when none is left.
+  void pause(std::uint8_t why) noexcept;
+  void resume(std::uint8_t why) noexcept;
 
   // Inside a parser feed a failed write only marks the port (the feed ends, then the worker closes
   // with 1011); elsewhere it tears the connection down at once.

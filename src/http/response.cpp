@@ -77,6 +77,7 @@ std::string_view status_text(int status) noexcept {
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
     case 409: return "Conflict";
+    case 411: return "Length Required";
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
     case 426: return "Upgrade Required";

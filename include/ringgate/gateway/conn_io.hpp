@@ -29,7 +29,12 @@ class ConnIo {
   // HTTP: the response is written; close once it is out (keep_alive false), or wait for the next
   // request within the keep-alive deadline.
   virtual void end_response(bool keep_alive) noexcept = 0;
-  // Reading stops (backpressure) and starts again; resuming an unpaused connection does nothing.
+  // Close at once, nothing more sent (out of memory).
+  virtual void abort() noexcept = 0;
+  // The connection gave its final answer or is closing: nothing more is read or answered.
+  virtual bool ended() const noexcept = 0;
+  // The route stops reading (its requests pile up) and starts again; independent of the worker's
+  // own backpressure pause. Resuming a connection the route did not pause does nothing.
   virtual void pause_reading() noexcept = 0;
   virtual void resume_reading() noexcept = 0;
   // The connection's single deadline, `ms` from now (what happens then is the phase's timeout).
@@ -38,8 +43,9 @@ class ConnIo {
   virtual std::uint64_t token() const noexcept = 0;
   // Queued output plus what the peer's requests in flight hold, against --max-outbound-bytes.
   virtual std::uint64_t held_bytes() const noexcept = 0;
-  // Route-owned bits kept in the connection (e.g. "a request is in flight"), zero at accept.
-  virtual std::uint8_t& route_bits() noexcept = 0;
+  // Four bits the route keeps in the connection (e.g. "a request is in flight"), zero at accept.
+  virtual std::uint8_t route_state() const noexcept = 0;
+  virtual void set_route_state(std::uint8_t bits) noexcept = 0;
   // The bytes a stream route (HTTP API) keeps between reads: append (false: over `limit` or out
   // of memory), look at, drop the first n.
   virtual bool stash(std::span<const std::uint8_t> bytes, std::size_t limit, std::size_t padding) noexcept = 0;

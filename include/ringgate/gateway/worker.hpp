@@ -24,6 +24,7 @@
 #include "ringgate/gateway/connection.hpp"
 #include "ringgate/gateway/metrics.hpp"
 #include "ringgate/http/request.hpp"
+#include "ringgate/http/upgrade.hpp"
 #include "ringgate/net/buffer_ring.hpp"
 #include "ringgate/net/listener.hpp"
 #include "ringgate/net/ring.hpp"
@@ -41,10 +42,8 @@ enum class ListenerKind : std::uint8_t { plain, tls, redirect, api };
 
 using Hub = pubsub::Hub;  // the workers' shared mailboxes (pub/sub's)
 using pubsub::kMaxWorkers;
-struct PubsubRoute;  // pubsub_route.hpp: the /ws route's glue and the Exchange
-struct ControlSink;  // src/gateway/control_sink.hpp
-class RouteHandler;  // src/gateway/route.hpp
-class Transport;     // src/gateway/transport/transport.hpp
+class RouteHandler;   // src/gateway/route.hpp
+class Transport;      // src/gateway/transport/transport.hpp
 struct UpgradeCheck;  // src/gateway/upgrade_policy.hpp
 
 // One listening socket of a worker, as the server opened it.
@@ -79,25 +78,21 @@ class Worker {
   struct SendOp {
     msghdr msg;
     iovec iov[32];
-    alignas(8) std::uint8_t cmsg[24];  // a kTLS record type (close_notify under kTLS)
+    alignas(8) std::uint8_t cmsg[24];  // control data of a send aside (a kTLS record type)
     std::uint16_t next_free;
-  };
-  struct PendingLog {
-    std::uint64_t ud;        // the descriptor install's user_data (0 until submitted)
-    std::uint32_t index;     // the connection, held open (kLogPending) until the line is done
-    std::string head, rest;  // the log line before and after "peer=..."
-    std::string forwarded;   // client= and forwarded_for=, logged only when the peer is a trusted proxy
   };
   struct Listener {
     ListenerSpec spec;
     std::shared_ptr<tls::ServerContext> ctx;  // this worker's reference to the current context
     std::uint64_t generation = 0;
+    // The current TLS context (certificates reloaded by SIGHUP are taken for new connections).
+    const std::shared_ptr<tls::ServerContext>* context() noexcept;
   };
-  class Port;          // this worker's ConnIo for one connection (worker_port.hpp)
+  // Parts of the worker with a class of their own, each in its file:
+  class Port;          // ConnIo (routes) and LinkIo (transport) for one connection (worker_port.hpp)
   struct FrameSink;    // parser events -> whole messages for the route (messages.cpp)
-  friend struct ControlSink;
-  friend struct PubSink;
-  friend struct PubsubRoute;
+  class Subscribers;   // the Exchange and the Delivery it calls (subscribers.hpp)
+  class RefusalLog;    // refusal lines, with the peer looked up on the ring (refusal_log.hpp)
 
   // worker.cpp: the loop and the ring plumbing
   bool setup() noexcept;
@@ -107,83 +102,43 @@ class Worker {
   void on_accept(std::size_t listener, const net::Completion& c) noexcept;
   void on_recv(std::uint32_t index, Connection& conn, const net::Completion& c) noexcept;
   void on_send(std::uint32_t index, Connection& conn, const net::Completion& c) noexcept;
-  const std::shared_ptr<tls::ServerContext>* tls_context(std::size_t listener) noexcept;
   void arm_recv(std::uint32_t index, Connection& conn) noexcept;
   void mark_dirty(std::uint32_t index, Connection& conn) noexcept;
   void flush() noexcept;
   void start_send(std::uint32_t index, Connection& conn, OutQueue& q) noexcept;
-  void teardown(std::uint32_t index, Connection& conn) noexcept;
-  void submit_close(std::uint32_t index, Connection& conn) noexcept;
+  // The connection closes now (peer_gone: it left, so an open WebSocket ended with 1006).
+  void teardown(std::uint32_t index, Connection& conn, bool peer_gone = false) noexcept;
+  void close_if_deferred(std::uint32_t index, Connection& conn) noexcept;
   void maybe_release(std::uint32_t index, Connection& conn) noexcept;
-  void on_timer(timer::Entry& e) noexcept;
-  void on_open_timer(std::uint32_t index, Connection& conn) noexcept;
-  std::uint64_t open_deadline(std::uint32_t index, const Connection& conn) const noexcept;
-  void arm_open_timer(std::uint32_t index, Connection& conn) noexcept;
-  std::uint32_t ping_interval_ms(std::uint32_t index) const noexcept;
-  void send_ping(std::uint32_t index, Connection& conn) noexcept;
-  void on_pong(Connection& conn) noexcept;
-  std::uint32_t now32() const noexcept { return std::uint32_t(now_ms_ - epoch_ms_); }
-  void begin_drain() noexcept;
   std::uint64_t ud(std::uint8_t kind, std::uint32_t index) const noexcept;
 
-  // upgrade.cpp, messages.cpp, refusal_log.cpp: bytes in, protocol out
+  // deadlines.cpp: the one timer per connection, the heartbeat, the drain
+  void on_timer(timer::Entry& e) noexcept;
+  void on_open_timer(std::uint32_t index, Connection& conn) noexcept;
+  void arm_open_timer(std::uint32_t index, Connection& conn) noexcept;
+  void send_ping(std::uint32_t index, Connection& conn) noexcept;
+  void on_pong(Connection& conn) noexcept;
+  void begin_drain() noexcept;
+  std::uint32_t now32() const noexcept { return std::uint32_t(now_ms_ - epoch_ms_); }
+
+  // upgrade.cpp, messages.cpp: bytes in, protocol out
   RouteHandler* route_handler(const Connection& conn) const noexcept {
     return conn.route != 0 ? routes_[conn.route - 1u].get() : nullptr;
   }
   void on_bytes(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
   std::size_t on_head_bytes(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
-  void on_frames(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
-  void after_feed(std::uint32_t index, Connection& conn, std::uint32_t gen, const ws::FeedResult& r,
-                  bool failed, std::uint16_t close_code, const char* close_reason) noexcept;
-  void after_feed(std::uint32_t index, Connection& conn, std::uint32_t gen, const ws::FeedResult& r,
-                  const ControlSink& sink) noexcept;
-  void accept_upgrade(std::uint32_t index, Connection& conn, std::string_view key,
-                      std::string_view protocol) noexcept;
+  // The 101 for route table row `row`, with the subprotocol it speaks; then the route's on_open.
+  void accept_upgrade(std::uint32_t index, Connection& conn, const http::Request& req, const http::Upgrade& up,
+                      std::size_t row) noexcept;
   void refuse(std::uint32_t index, Connection& conn, http::Reject why, const http::Request* req,
               std::string_view raw_head) noexcept;
-  void log_refusal(std::uint32_t index, Connection& conn, http::Reject why, const http::Request* req,
-                   std::string_view raw_head) noexcept;
+  void on_frames(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
   void send_close(std::uint32_t index, Connection& conn, std::uint16_t code, std::string_view reason,
                   Phase next) noexcept;
-  void on_peer_gone(std::uint32_t index, Connection& conn) noexcept;
-  void on_fd_installed(std::uint64_t ud, std::int32_t res) noexcept;
-  void log_proxy_refusal(std::uint32_t index, Connection& conn, ProxyResult why, const sockaddr* peer) noexcept;
-  void log_with_peer(std::uint32_t index, Connection& conn, PendingLog line, const sockaddr* known) noexcept;
-  void finish_log(const PendingLog& line, const std::optional<net::SockAddr>& peer) noexcept;
-  void close_if_deferred(std::uint32_t index, Connection& conn) noexcept;
-  void release_in(Connection& conn) noexcept;
-  void refuse_redirect(std::uint32_t index, Connection& conn, const http::Request& req) noexcept;
 
-  // pubsub_conn.cpp: the /ws client protocol; pub/sub itself is the Exchange (pubsub module)
+  // subscribers.cpp: pub/sub's place in the worker
   bool setup_pubsub() noexcept;
-  void on_ws_frames(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
-  void on_request(std::uint32_t index, Connection& conn, const std::uint8_t* data, std::size_t len) noexcept;
-  void send_json(std::uint32_t index, Connection& conn, const char* json, std::size_t n) noexcept;
-  void send_err(std::uint32_t index, Connection& conn, bool has_id, std::uint64_t id, pubsub::ErrorCode code,
-                std::string_view message) noexcept;
-  void slow_close(std::uint32_t index, Connection& conn) noexcept;
-  void finish_slow_close(std::uint32_t index, Connection& conn) noexcept;
-  std::uint64_t conn_token(std::uint32_t index) const noexcept {
-    return std::uint64_t(conns_.generation(index)) << 32 | index;
-  }
   Connection* conn_of(std::uint64_t token, std::uint32_t& index) noexcept;
-
-  // api.cpp: the HTTP publish API (--api)
-  void api_input(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
-  void api_step(std::uint32_t index, Connection& conn) noexcept;
-  bool api_one(std::uint32_t index, Connection& conn) noexcept;
-  std::size_t api_limit() const noexcept;  // bytes of requests a connection may have waiting
-  void api_flow(std::uint32_t index, Connection& conn) noexcept;
-  void api_respond(std::uint32_t index, Connection& conn, int status, std::string_view body, bool keep_alive,
-                   std::string_view extra_headers = {}) noexcept;
-  void api_done(const pubsub::Delivery::PubAnswer& a) noexcept;
-
-  // queued_bytes() plus what the peer's publishes in flight hold (pubsub_conn.cpp): what a peer
-  // makes us hold, compared with --max-outbound-bytes.
-  std::uint64_t held_bytes(std::uint32_t index, const Connection& conn) const noexcept;
-  void maybe_resume(std::uint32_t index, Connection& conn) noexcept;
-  // Queued bytes plus a per-chunk overhead (OutQueue::footprint), plaintext and ciphertext.
-  std::uint64_t queued_bytes(const Connection& conn) const noexcept;
 
   unsigned id_;
   Config cfg_;
@@ -212,11 +167,9 @@ class Worker {
   bool draining_ = false;
   bool accept_retry_ = false;
   std::uint64_t drain_deadline_ms_ = 0;
-  RateLimiter refusal_log_{10};
   Hub* hub_;
-  bool api_stepping_ = false;
-  std::unique_ptr<PubsubRoute> ps_;
-  std::vector<PendingLog> pending_logs_;
+  std::unique_ptr<Subscribers> subscribers_;
+  std::unique_ptr<RefusalLog> refusals_;
   WorkerMetrics metrics_;
 };
 

@@ -12,6 +12,7 @@ constexpr std::array kRoutes = {
     RouteSpec{"/ws", RouteKind::websocket, make_pubsub_route},
     RouteSpec{"/", RouteKind::page, make_demo_page_route},
     RouteSpec{"/index.html", RouteKind::page, make_demo_page_route},
+    RouteSpec{{}, RouteKind::stream, make_api_route},  // --api listeners: POST /publish
 };
 
 }  // namespace

@@ -20,7 +20,7 @@ constexpr std::uint8_t kCloseNotify[2] = {1, 0};  // alert level warning, descri
 
 void Transport::begin_switch(LinkIo& io, Connection& c) noexcept {
   // Called once, after the first user-space reads that completed the handshake.
-  c.flags2 |= kTlsDecided;
+  c.link |= kTlsDecided;
   ConnExt& ext = *c.ext;
   tls::KtlsFallback why = tls::KtlsFallback::none;
   if (cfg_.ktls == KtlsMode::off) {
@@ -42,8 +42,8 @@ void Transport::begin_switch(LinkIo& io, Connection& c) noexcept {
 
 void Transport::try_switch(LinkIo& io, Connection& c) noexcept {
   if (c.tls != kTlsSwitching || c.phase == Phase::teardown) return;
-  if (c.flags & (kRecvArmed | kSendInFlight)) return;  // still reading, or wolfSSL's bytes in flight
-  if (c.flags2 & kInstalling) return;
+  if (c.io & (kRecvArmed | kSendInFlight)) return;  // still reading, or wolfSSL's bytes in flight
+  if (c.link & kInstalling) return;
   ConnExt& ext = *c.ext;
   if (!ext.cipher.empty()) {
     io.dirty();  // send wolfSSL's last bytes (Finished, tickets) first
@@ -60,7 +60,7 @@ void Transport::try_switch(LinkIo& io, Connection& c) noexcept {
   if (!io.direct()) return finish_switch(io, c, tls::ktls_install(io.fd(), ext.ktls));
   // A direct descriptor has no fd for setsockopt: install a temporary one (closed right after).
   if (io.install_fd(true)) {
-    c.flags2 |= kInstalling;
+    c.link |= kInstalling;
   } else {
     finish_switch(io, c, tls::KtlsFallback::no_descriptor);
   }
@@ -88,7 +88,7 @@ void Transport::finish_switch(LinkIo& io, Connection& c, tls::KtlsFallback resul
 }
 
 Transport::CloseStep Transport::close_notify(LinkIo& io, Connection& c) noexcept {
-  c.flags2 |= kNotifySent;
+  c.link |= kNotifySent;
   if (c.tls == kTlsUser) {
     if (!c.ext->session->close_notify() || c.ext->cipher.empty()) return CloseStep::done;
     return CloseStep::send;
@@ -97,11 +97,11 @@ Transport::CloseStep Transport::close_notify(LinkIo& io, Connection& c) noexcept
   alignas(8) std::uint8_t cmsg[tls::kRecordTypeCmsgSpace];
   tls::ktls_set_record_type(cmsg, tls::kRecordAlert);
   if (!io.send_aside(kCloseNotify, sizeof kCloseNotify, cmsg, sizeof cmsg)) {
-    c.flags2 &= std::uint8_t(~kNotifySent);
+    c.link &= std::uint8_t(~kNotifySent);
     io.dirty();  // try again next turn
     return CloseStep::wait;
   }
-  c.flags2 |= kNotifyInFlight;
+  c.link |= kNotifyInFlight;
   return CloseStep::wait;
 }
 
@@ -118,12 +118,12 @@ bool Transport::arm_control_recv(LinkIo& io, Connection& c) noexcept {
   r.msg.msg_control = r.cmsg;
   r.msg.msg_controllen = sizeof r.cmsg;
   if (!io.recvmsg(&r.msg)) return false;
-  c.flags2 |= kCtrlRecv;
+  c.link |= kCtrlRecv;
   return true;
 }
 
 void Transport::on_recv(LinkIo& io, Connection& c, const net::Completion& cqe) noexcept {
-  c.flags2 &= std::uint8_t(~kCtrlRecv);
+  c.link &= std::uint8_t(~kCtrlRecv);
   auto it = control_recvs_.find(io.slot());
   if (cqe.res <= 0 || it == control_recvs_.end() || c.phase == Phase::teardown) {
     io.peer_gone();

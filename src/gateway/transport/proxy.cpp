@@ -13,9 +13,9 @@
 namespace ringgate::gateway {
 
 void Transport::on_peer_known(LinkIo& io, Connection& c, const sockaddr* peer) noexcept {
-  c.flags2 &= std::uint8_t(~kPeerPending);
+  c.link &= std::uint8_t(~kPeerPending);
   const bool trusted = peer != nullptr && cfg_.trusted_proxies.contains(peer);
-  if (trusted) c.flags2 |= kProxyTrusted;
+  if (trusted) c.link |= kProxyTrusted;
   if (!trusted && cfg_.proxy_protocol == ProxyMode::required) {
     // Only proxies may connect to a listener that requires the header.
     metrics_.proxy_headers[std::size_t(ProxyResult::untrusted)].add();
@@ -38,7 +38,7 @@ void Transport::proxy_input(LinkIo& io, Connection& c, std::uint8_t* data, std::
   }
   http::ProxyHeader header;
   const http::ProxyResult r = http::parse_proxy_header(bytes, header);
-  const bool trusted = c.flags2 & kProxyTrusted;
+  const bool trusted = c.link & kProxyTrusted;
   auto reject = [&](ProxyResult why) {
     metrics_.proxy_headers[std::size_t(why)].add();
     io.log_proxy_refusal(why, nullptr);
@@ -67,7 +67,7 @@ void Transport::proxy_input(LinkIo& io, Connection& c, std::uint8_t* data, std::
       if (!accept_proxy_header(c, header)) return reject(ProxyResult::invalid);
       break;
   }
-  c.flags2 &= std::uint8_t(~kProxyPending);
+  c.link &= std::uint8_t(~kProxyPending);
   // From here the ordinary handshake deadline applies (counted from the accept).
   const std::uint64_t spent = io.age_ms();
   io.set_deadline(cfg_.handshake_timeout_ms > spent ? cfg_.handshake_timeout_ms - spent : 0);

@@ -74,7 +74,7 @@ void Transport::tls_input(LinkIo& io, Connection& c, std::uint8_t* data, std::si
     return;
   }
   if (!wire_queue(c).empty()) io.dirty();
-  if (c.tls == kTlsUser && !(c.flags2 & kTlsDecided)) begin_switch(io, c);
+  if (c.tls == kTlsUser && !(c.link & kTlsDecided)) begin_switch(io, c);
 }
 
 // True when the handshake is done and records may be read.
@@ -86,7 +86,7 @@ bool Transport::handshake(LinkIo& io, Connection& c) noexcept {
   if (st != tls::Status::done) {
     // A failed handshake: wolfSSL may have queued an alert; send it, then close.
     metrics_.tls_failures[std::size_t(s.failure() == tls::Failure::none ? tls::Failure::other : s.failure())].add();
-    c.flags2 |= kNotifySent;  // no close_notify after a failed handshake
+    c.link |= kNotifySent;  // no close_notify after a failed handshake
     io.finish(false);
     return false;
   }

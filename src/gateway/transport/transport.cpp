@@ -23,11 +23,11 @@ bool Transport::open(LinkIo& io, Connection& c, const std::shared_ptr<tls::Serve
     return true;
   }
   // The PROXY header is trusted only from --trusted-proxies: learn the TCP peer before reading.
-  c.flags2 |= kPeerPending | kProxyPending;
+  c.link |= kPeerPending | kProxyPending;
   io.set_deadline(std::min(cfg_.handshake_timeout_ms, cfg_.proxy_timeout_ms));
   if (io.direct()) {
     if (io.install_fd(false)) {
-      c.flags2 |= kInstalling;
+      c.link |= kInstalling;
     } else {
       on_peer_known(io, c, nullptr);
     }
@@ -39,7 +39,7 @@ bool Transport::open(LinkIo& io, Connection& c, const std::shared_ptr<tls::Serve
 }
 
 void Transport::input(LinkIo& io, Connection& c, std::uint8_t* data, std::size_t len) noexcept {
-  if (c.flags2 & kProxyPending) {
+  if (c.link & kProxyPending) {
     proxy_input(io, c, data, len);
   } else {
     secure_input(io, c, data, len);
@@ -76,20 +76,20 @@ bool Transport::step(LinkIo& io, Connection& c) noexcept {
 
 Transport::CloseStep Transport::close(LinkIo& io, Connection& c) noexcept {
   // A TLS peer gets close_notify first (it is what lets clients keep their session).
-  if ((c.tls != kTlsUser && c.tls != kTlsKernel) || (c.flags2 & kNotifySent)) return CloseStep::done;
+  if ((c.tls != kTlsUser && c.tls != kTlsKernel) || (c.link & kNotifySent)) return CloseStep::done;
   return close_notify(io, c);
 }
 
 void Transport::sent(Connection& c, std::size_t bytes) noexcept {
-  if (c.flags2 & kNotifyInFlight) {
-    c.flags2 &= std::uint8_t(~kNotifyInFlight);  // the kTLS close_notify: nothing queued to drop
+  if (c.link & kNotifyInFlight) {
+    c.link &= std::uint8_t(~kNotifyInFlight);  // the kTLS close_notify: nothing queued to drop
     return;
   }
   wire_queue(c).consume(pool_, bytes);
 }
 
 void Transport::on_fd(LinkIo& io, Connection& c, bool for_keys, std::int32_t res) noexcept {
-  c.flags2 &= std::uint8_t(~kInstalling);
+  c.link &= std::uint8_t(~kInstalling);
   if (c.phase == Phase::teardown) {
     if (res >= 0) ::close(res);
     io.release_if_done();

@@ -53,18 +53,18 @@ class Transport {
   // Received bytes, from the ring: through PROXY and TLS to LinkIo::deliver.
   void input(LinkIo& io, Connection& c, std::uint8_t* data, std::size_t len) noexcept;
   // The receive completion belongs to the transport (a control-record recvmsg): hand it over.
-  bool owns_recv(const Connection& c) const noexcept { return c.flags2 & kCtrlRecv; }
+  bool owns_recv(const Connection& c) const noexcept { return c.link & kCtrlRecv; }
   void on_recv(LinkIo& io, Connection& c, const net::Completion& cqe) noexcept;  // (ktls.cpp)
   // A receive error the transport explains (EIO under kTLS: a control record waits). True: handled.
   bool on_recv_error(LinkIo& io, Connection& c, std::int32_t res) noexcept;
   // Whether the multishot receive may be (re)armed now.
   bool may_read(const Connection& c) const noexcept {
-    return c.tls != kTlsSwitching && !(c.flags2 & (kCtrlRecv | kPeerPending));
+    return c.tls != kTlsSwitching && !(c.link & (kCtrlRecv | kPeerPending));
   }
   // A receive ended or was canceled: a kTLS switch waiting for it goes on. True: it was waiting.
   bool after_recv(LinkIo& io, Connection& c) noexcept;
   // A ring operation for the transport is in flight (a descriptor being made): no send, no release.
-  bool busy(const Connection& c) const noexcept { return c.flags2 & kInstalling; }
+  bool busy(const Connection& c) const noexcept { return c.link & kInstalling; }
   // Flush: what goes on the wire next (user-space TLS encrypts the queue here). nullptr: torn down.
   OutQueue* wire(LinkIo& io, Connection& c) noexcept;
   // Nothing left to send: a step of the transport's own (the kTLS switch). True: it took one.
@@ -88,8 +88,8 @@ class Transport {
   const char* proxy_tlvs(const Connection& c) const noexcept { return c.ext != nullptr ? c.ext->proxy_tlvs.c_str() : ""; }
   // Drain: a connection that has not spoken yet and may still be silent for a while (no PROXY
   // header, no TLS handshake under way).
-  bool quiet(const Connection& c) const noexcept { return !(c.flags2 & kProxyPending) && c.tls == kTlsNone; }
-  bool waiting_for_proxy(const Connection& c) const noexcept { return c.flags2 & (kPeerPending | kProxyPending); }
+  bool quiet(const Connection& c) const noexcept { return !(c.link & kProxyPending) && c.tls == kTlsNone; }
+  bool waiting_for_proxy(const Connection& c) const noexcept { return c.link & (kPeerPending | kProxyPending); }
 
  private:
   OutQueue& wire_queue(const Connection& c) const noexcept {
