@@ -49,6 +49,12 @@ bool write_close(OutQueue& q, ChunkPool& pool, std::uint16_t code, std::string_v
   return write_message(q, pool, ws::Opcode::close, std::span<const std::uint8_t>(payload, n), none);
 }
 
+SharedRef shared_ref(pubsub::SharedFrame* f) noexcept {
+  return SharedRef{f->bytes, f->len, f->topic_id, f, [](void* owner) noexcept {
+                     static_cast<pubsub::SharedFrame*>(owner)->release();
+                   }};
+}
+
 bool write_shared(OutQueue& q, ChunkPool& pool, LocalFrame* frame) noexcept { return q.append_ref(pool, frame); }
 
 bool replace_shared(OutQueue& q, ChunkPool& pool, LocalFrame* frame) noexcept {

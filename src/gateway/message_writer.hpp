@@ -14,7 +14,8 @@
 #include <cstdint>
 #include <span>
 
-#include "ringgate/gateway/outbound.hpp"
+#include "ringgate/gateway/connection.hpp"
+#include "ringgate/pubsub/frame.hpp"
 #include "ringgate/ws/frame.hpp"
 
 namespace ringgate::gateway {
@@ -30,6 +31,8 @@ bool write_close(OutQueue& q, ChunkPool& pool, std::uint16_t code, std::string_v
 // A frame encoded once for many connections: one reference queued, or (conflate) the queued,
 // not yet started frame of the same topic replaced (false if there is none).
 bool write_shared(OutQueue& q, ChunkPool& pool, LocalFrame* frame) noexcept;
+// What the queue needs of a pub/sub frame: its bytes, its topic (conflation), its release.
+SharedRef shared_ref(pubsub::SharedFrame* f) noexcept;
 bool replace_shared(OutQueue& q, ChunkPool& pool, LocalFrame* frame) noexcept;
 
 }  // namespace ringgate::gateway

@@ -48,7 +48,7 @@ Connection* Worker::conn_of(std::uint64_t token, std::uint32_t& index) noexcept 
 // ---- the Delivery the exchange calls ----
 
 bool Worker::Subscribers::begin_frame(pubsub::SharedFrame* f) noexcept {
-  frame = w.chunks_.local_frame(f);
+  frame = w.chunks_.local_frame(shared_ref(f));
   return frame != nullptr;
 }
 
@@ -61,7 +61,7 @@ pubsub::Delivery::Append Worker::Subscribers::append(std::uint64_t token, std::u
   const std::uint32_t index = std::uint32_t(token);
   Connection& conn = *w.conns_.slot(index);
   if (conn.phase != Phase::open) return Append::closed;
-  if (Port(w, index, conn).queued() + frame->frame->len > max_queued) return Append::over_limit;
+  if (Port(w, index, conn).queued() + frame->shared.len > max_queued) return Append::over_limit;
   if (!write_shared(conn.out, w.chunks_, frame)) return Append::failed;
   w.metrics_.messages_sent.add();
   w.mark_dirty(index, conn);

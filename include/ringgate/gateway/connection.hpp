@@ -9,11 +9,18 @@
 
 #include <cstdint>
 
-#include "ringgate/gateway/outbound.hpp"
+#include "ringgate/net/outbound.hpp"
 #include "ringgate/timer/wheel.hpp"
 #include "ringgate/ws/frame.hpp"
 
 namespace ringgate::gateway {
+
+// The outbound queues are net's (net/outbound.hpp); the gateway names them without the prefix.
+using net::Chunk;
+using net::ChunkPool;
+using net::LocalFrame;
+using net::OutQueue;
+using net::SharedRef;
 
 enum class Phase : std::uint8_t {
   handshake,   // reading the HTTP upgrade request

@@ -5,7 +5,7 @@
 // Ownership: an atomic reference count. The owner worker creates a frame with one reference per
 // holder it hands it to (each interested worker, the topic's history); each holder releases its
 // reference once. Workers keep their own non-atomic count per frame for their subscribers (see
-// gateway/outbound.hpp), so the shared count is touched once per worker, not once per subscriber.
+// net/outbound.hpp), so the shared count is touched once per worker, not once per subscriber.
 #pragma once
 
 #include <atomic>

@@ -316,5 +316,93 @@ TEST(ApiRoute, PausesReadingWhilePipelinedRequestsPileUpBehindAPublishInFlight) 
   EXPECT_EQ(answers, requests) << "every request answered once, in order";
 }
 
+http::Reject refuse_all(const void* state, const UpgradeRequest&) noexcept {
+  ++*static_cast<int*>(const_cast<void*>(state));
+  return http::Reject::not_found;
+}
+http::Reject allow_all(const void* state, const UpgradeRequest&) noexcept {
+  ++*static_cast<int*>(const_cast<void*>(state));
+  return http::Reject::none;
+}
+
+TEST(UpgradePolicy, ChecksRunInOrderAndTheFirstRefusalWins) {
+  EXPECT_TRUE(upgrade_policy(Config{}).empty()) << "no check is configured by default";
+  int a = 0, b = 0, c = 0;
+  const UpgradeCheck policy[] = {{"a", allow_all, &a}, {"b", refuse_all, &b}, {"c", refuse_all, &c}};
+  http::Request req;
+  http::Upgrade up;
+  const UpgradeRequest r{req, up, route_table()[0]};
+  EXPECT_EQ(check_upgrade(policy, r), http::Reject::not_found);
+  EXPECT_EQ(a, 1);
+  EXPECT_EQ(b, 1);
+  EXPECT_EQ(c, 0) << "later checks do not run after a refusal";
+  EXPECT_EQ(check_upgrade(std::span<const UpgradeCheck>(policy, 1), r), http::Reject::none);
+}
+
+std::string queued(OutQueue& q) {
+  iovec iov[64];
+  const std::size_t n = q.fill_iov(iov, 64);
+  std::string s;
+  for (std::size_t i = 0; i < n; ++i) s.append(static_cast<char*>(iov[i].iov_base), iov[i].iov_len);
+  return s;
+}
+
+TEST(MessageWriter, LargeAssembledMessagesAreQueuedInPlaceSmallOnesCopied) {
+  ChunkPool pool;
+  for (std::size_t len : {std::size_t(100), std::size_t(kCopyMessageBytes + 1)}) {
+    OutQueue q;
+    Chunk* in = pool.get(kHeadroom + len + kMessagePadding);
+    ASSERT_NE(in, nullptr);
+    in->begin = in->end = kHeadroom;
+    std::memset(in->data + kHeadroom, 'x', len);
+    in->end += std::uint32_t(len);
+    Chunk* assembled = in;
+    ASSERT_TRUE(write_message(q, pool, ws::Opcode::binary, std::span<const std::uint8_t>(in->data + kHeadroom, len),
+                              assembled));
+    const bool in_place = len > kCopyMessageBytes;
+    EXPECT_EQ(assembled == nullptr, in_place) << len;
+    EXPECT_EQ(q.head() == in, in_place) << len;
+    std::uint8_t header[ws::kMaxHeaderBytes];
+    const std::size_t h = ws::write_header(header, ws::Opcode::binary, true, len);
+    EXPECT_EQ(queued(q), std::string(reinterpret_cast<char*>(header), h) + std::string(len, 'x'));
+    if (assembled != nullptr) pool.put(assembled);
+    q.clear(pool);
+  }
+}
+
+TEST(MessageWriter, ControlFramesJumpQueuedDataAndCloseFollowsIt) {
+  ChunkPool pool;
+  OutQueue q;
+  Chunk* none = nullptr;
+  const std::uint8_t data[3] = {'a', 'b', 'c'};
+  ASSERT_TRUE(write_message(q, pool, ws::Opcode::text, data, none));
+  ASSERT_TRUE(write_message(q, pool, ws::Opcode::ping, {}, none));
+  ASSERT_TRUE(write_close(q, pool, 1000, "bye"));
+  const std::string out = queued(q);
+  ASSERT_GE(out.size(), 2u);
+  EXPECT_EQ(std::uint8_t(out[0]), 0x89) << "the ping goes first";
+  EXPECT_EQ(std::uint8_t(out[2]), 0x81) << "then the data";
+  EXPECT_EQ(std::uint8_t(out[7]), 0x88) << "then the close, in order";
+  const std::uint8_t big[ws::kMaxControlPayload + 1] = {};
+  EXPECT_FALSE(write_message(q, pool, ws::Opcode::pong, big, none)) << "a control payload over 125 bytes is refused";
+  q.clear(pool);
+}
+
+TEST(ResponseHead, OneWriterForEveryResponse) {
+  char buf[512];
+  std::size_t n = http::write_response_head(http::ResponseHead{200, "application/json", 12, true, "X-A: 1\r\n"}, buf,
+                                            sizeof buf);
+  EXPECT_EQ(std::string_view(buf, n),
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 12\r\nX-A: 1\r\n\r\n");
+  n = http::write_response_head(http::ResponseHead{301, {}, 0, false, "Location: https://h/p\r\n"}, buf, sizeof buf);
+  EXPECT_EQ(std::string_view(buf, n),
+            "HTTP/1.1 301 Moved Permanently\r\nContent-Length: 0\r\nLocation: https://h/p\r\nConnection: close\r\n\r\n");
+  for (std::string_view bad : {"X: 1", "X: 1\n", "X: 1\r\n\r\n", "\r\nX: 1\r\n", "X: \r1\r\n", "X: \0011\r\n"}) {
+    EXPECT_EQ(http::write_response_head(http::ResponseHead{200, "text/plain", 0, false, bad}, buf, sizeof buf), 0u)
+        << "extra lines that could end the head early are refused";
+  }
+  EXPECT_EQ(http::write_response_head(http::ResponseHead{204, {}, 5}, buf, sizeof buf), 0u) << "204 has no content";
+}
+
 }  // namespace
 }  // namespace ringgate::gateway

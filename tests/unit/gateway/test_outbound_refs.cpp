@@ -10,7 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "ringgate/gateway/outbound.hpp"
+#include "gateway/message_writer.hpp"
+#include "ringgate/net/outbound.hpp"
 #include "ringgate/pubsub/frame.hpp"
 
 namespace ringgate::gateway {
@@ -65,9 +66,9 @@ TEST(OutboundRefs, LocalFrameCountsHoldersAndReleasesTheSharedRefOnce) {
   ChunkPool pool;
   Probe p(1, 1);
   ASSERT_NE(p.f, nullptr);
-  LocalFrame* lf = pool.local_frame(p.f);
+  LocalFrame* lf = pool.local_frame(shared_ref(p.f));
   ASSERT_NE(lf, nullptr);
-  EXPECT_EQ(lf->frame, p.f);
+  EXPECT_EQ(lf->shared.owner, p.f);
   EXPECT_EQ(lf->refs, 1u) << "the fan-out's own hold";
   Chunk* a = pool.get_ref(lf);
   Chunk* b = pool.get_ref(lf);
@@ -95,14 +96,14 @@ TEST(OutboundRefs, LocalFrameCountsHoldersAndReleasesTheSharedRefOnce) {
 TEST(OutboundRefs, PoolRecyclesReferenceChunksAndLocalFrames) {
   ChunkPool pool;
   Probe p1(1, 1), p2(2, 2, 40);
-  LocalFrame* lf1 = pool.local_frame(p1.f);
+  LocalFrame* lf1 = pool.local_frame(shared_ref(p1.f));
   Chunk* c1 = pool.get_ref(lf1);
   pool.put(c1);
   pool.release_local(lf1);
   EXPECT_EQ(p1.shared_refs(), 1u);
   // A recycled node must be fully reset for its new frame.
-  LocalFrame* lf2 = pool.local_frame(p2.f);
-  EXPECT_EQ(lf2->frame, p2.f);
+  LocalFrame* lf2 = pool.local_frame(shared_ref(p2.f));
+  EXPECT_EQ(lf2->shared.owner, p2.f);
   EXPECT_EQ(lf2->refs, 1u);
   Chunk* c2 = pool.get_ref(lf2);
   EXPECT_EQ(c2->ref(), lf2);
@@ -118,8 +119,8 @@ TEST(OutboundRefs, FillIovOverMixedCopyAndReferenceChunks) {
   ChunkPool pool;
   OutQueue q;
   Probe p1(1, 1, 30), p2(2, 2, 300);
-  LocalFrame* lf1 = pool.local_frame(p1.f);
-  LocalFrame* lf2 = pool.local_frame(p2.f);
+  LocalFrame* lf1 = pool.local_frame(shared_ref(p1.f));
+  LocalFrame* lf2 = pool.local_frame(shared_ref(p2.f));
   ASSERT_TRUE(q.write(pool, "AAA", 3));
   ASSERT_TRUE(q.append_ref(pool, lf1));
   ASSERT_TRUE(q.write(pool, "BB", 2));  // a new copy chunk after the reference
@@ -150,8 +151,8 @@ TEST(OutboundRefs, ConsumeAcrossAReferenceChunkBoundary) {
   ChunkPool pool;
   OutQueue q;
   Probe p1(1, 1, 50), p2(2, 2, 70);
-  LocalFrame* lf1 = pool.local_frame(p1.f);
-  LocalFrame* lf2 = pool.local_frame(p2.f);
+  LocalFrame* lf1 = pool.local_frame(shared_ref(p1.f));
+  LocalFrame* lf2 = pool.local_frame(shared_ref(p2.f));
   ASSERT_TRUE(q.write(pool, "head", 4));
   ASSERT_TRUE(q.append_ref(pool, lf1));
   ASSERT_TRUE(q.append_ref(pool, lf2));
@@ -178,10 +179,10 @@ TEST(OutboundRefs, ReplaceRefReplacesTheNewestUnsentFrameOfTheTopic) {
   ChunkPool pool;
   OutQueue q;
   Probe a1(1, 1, 20), b1(2, 2, 30), a2(1, 3, 40), a3(1, 4, 55);
-  LocalFrame* la1 = pool.local_frame(a1.f);
-  LocalFrame* lb1 = pool.local_frame(b1.f);
-  LocalFrame* la2 = pool.local_frame(a2.f);
-  LocalFrame* la3 = pool.local_frame(a3.f);
+  LocalFrame* la1 = pool.local_frame(shared_ref(a1.f));
+  LocalFrame* lb1 = pool.local_frame(shared_ref(b1.f));
+  LocalFrame* la2 = pool.local_frame(shared_ref(a2.f));
+  LocalFrame* la3 = pool.local_frame(shared_ref(a3.f));
   ASSERT_TRUE(q.append_ref(pool, la1));
   ASSERT_TRUE(q.append_ref(pool, lb1));
   ASSERT_TRUE(q.append_ref(pool, la2));
@@ -198,7 +199,7 @@ TEST(OutboundRefs, ReplaceRefReplacesTheNewestUnsentFrameOfTheTopic) {
       << "older frames of the topic, then the new one, in the old one's place";
   // A topic with nothing queued: false, nothing changes.
   Probe c1(3, 5);
-  LocalFrame* lc1 = pool.local_frame(c1.f);
+  LocalFrame* lc1 = pool.local_frame(shared_ref(c1.f));
   const std::uint64_t bytes_now = q.tally().bytes;
   EXPECT_FALSE(q.replace_ref(pool, lc1));
   EXPECT_EQ(lc1->refs, 1u) << "a failed replace takes no reference";
@@ -213,9 +214,9 @@ TEST(OutboundRefs, ReplaceRefNeverTouchesALockedFrame) {
   ChunkPool pool;
   OutQueue q;
   Probe a1(1, 1, 20), b1(2, 2), a2(1, 3, 33);
-  LocalFrame* la1 = pool.local_frame(a1.f);
-  LocalFrame* lb1 = pool.local_frame(b1.f);
-  LocalFrame* la2 = pool.local_frame(a2.f);
+  LocalFrame* la1 = pool.local_frame(shared_ref(a1.f));
+  LocalFrame* lb1 = pool.local_frame(shared_ref(b1.f));
+  LocalFrame* la2 = pool.local_frame(shared_ref(a2.f));
   ASSERT_TRUE(q.append_ref(pool, la1));
   iovec iov[4];
   ASSERT_EQ(q.fill_iov(iov, 4), 1u);  // a send has taken a1 (not yet completed)
@@ -238,9 +239,9 @@ TEST(OutboundRefs, ReplaceRefSkipsLockedButReplacesALaterUnsentFrame) {
   ChunkPool pool;
   OutQueue q;
   Probe a1(1, 1, 20), a2(1, 2, 25), a3(1, 3, 31);
-  LocalFrame* la1 = pool.local_frame(a1.f);
-  LocalFrame* la2 = pool.local_frame(a2.f);
-  LocalFrame* la3 = pool.local_frame(a3.f);
+  LocalFrame* la1 = pool.local_frame(shared_ref(a1.f));
+  LocalFrame* la2 = pool.local_frame(shared_ref(a2.f));
+  LocalFrame* la3 = pool.local_frame(shared_ref(a3.f));
   ASSERT_TRUE(q.append_ref(pool, la1));
   iovec iov[4];
   ASSERT_EQ(q.fill_iov(iov, 4), 1u);  // a1 in flight
@@ -261,8 +262,8 @@ TEST(OutboundRefs, ReplaceRefNeverTouchesAPartlySentFrame) {
   ChunkPool pool;
   OutQueue q;
   Probe a1(1, 1, 60), a2(1, 2, 25);
-  LocalFrame* la1 = pool.local_frame(a1.f);
-  LocalFrame* la2 = pool.local_frame(a2.f);
+  LocalFrame* la1 = pool.local_frame(shared_ref(a1.f));
+  LocalFrame* la2 = pool.local_frame(shared_ref(a2.f));
   ASSERT_TRUE(q.append_ref(pool, la1));
   ASSERT_EQ(drain_all(q), a1.bytes());
   q.consume(pool, 10);  // the send took only 10 bytes of a1
@@ -287,7 +288,7 @@ TEST(OutboundRefs, ReplaceRefOfTheSameTopicRepeatedlyKeepsOneQueued) {
   std::vector<std::unique_ptr<Probe>> probes;
   for (std::uint64_t s = 1; s <= 100; ++s) {
     probes.push_back(std::make_unique<Probe>(7, s, 10 + s));
-    LocalFrame* lf = pool.local_frame(probes.back()->f);
+    LocalFrame* lf = pool.local_frame(shared_ref(probes.back()->f));
     if (!q.replace_ref(pool, lf)) {
       ASSERT_TRUE(q.append_ref(pool, lf));
     }
@@ -306,9 +307,9 @@ TEST(OutboundRefs, DropUnsentKeepsLockedChunksAndReleasesTheRest) {
   ChunkPool pool;
   OutQueue q;
   Probe p1(1, 1, 20), p2(2, 2, 30), p3(3, 3, 40);
-  LocalFrame* l1 = pool.local_frame(p1.f);
-  LocalFrame* l2 = pool.local_frame(p2.f);
-  LocalFrame* l3 = pool.local_frame(p3.f);
+  LocalFrame* l1 = pool.local_frame(shared_ref(p1.f));
+  LocalFrame* l2 = pool.local_frame(shared_ref(p2.f));
+  LocalFrame* l3 = pool.local_frame(shared_ref(p3.f));
   ASSERT_TRUE(q.append_ref(pool, l1));
   ASSERT_TRUE(q.write(pool, "xyz", 3));
   ASSERT_TRUE(q.append_ref(pool, l2));
@@ -338,8 +339,8 @@ TEST(OutboundRefs, DropUnsentKeepsAPartlySentHead) {
   ChunkPool pool;
   OutQueue q;
   Probe p1(1, 1, 50), p2(2, 2, 50);
-  LocalFrame* l1 = pool.local_frame(p1.f);
-  LocalFrame* l2 = pool.local_frame(p2.f);
+  LocalFrame* l1 = pool.local_frame(shared_ref(p1.f));
+  LocalFrame* l2 = pool.local_frame(shared_ref(p2.f));
   ASSERT_TRUE(q.append_ref(pool, l1));
   ASSERT_TRUE(q.append_ref(pool, l2));
   pool.release_local(l1);
@@ -360,7 +361,7 @@ TEST(OutboundRefs, DropUnsentWithNothingLockedEmptiesTheQueue) {
   ChunkPool pool;
   OutQueue q;
   Probe p1(1, 1);
-  LocalFrame* l1 = pool.local_frame(p1.f);
+  LocalFrame* l1 = pool.local_frame(shared_ref(p1.f));
   ASSERT_TRUE(q.write(pool, "abc", 3));
   ASSERT_TRUE(q.append_ref(pool, l1));
   ASSERT_TRUE(q.append_ref(pool, l1));
@@ -380,8 +381,8 @@ TEST(OutboundRefs, ClearReleasesEveryReferenceAcrossQueues) {
   ChunkPool pool;
   OutQueue q1, q2, q3;
   Probe p1(1, 1, 20), p2(2, 2, 20);
-  LocalFrame* l1 = pool.local_frame(p1.f);
-  LocalFrame* l2 = pool.local_frame(p2.f);
+  LocalFrame* l1 = pool.local_frame(shared_ref(p1.f));
+  LocalFrame* l2 = pool.local_frame(shared_ref(p2.f));
   // Three subscribers on this worker; one of them has p1 twice.
   for (OutQueue* q : {&q1, &q2, &q3}) {
     ASSERT_TRUE(q->append_ref(pool, l1));
@@ -411,15 +412,15 @@ TEST(OutboundRefs, ControlFrameGoesAheadOfQueuedReferences) {
   ChunkPool pool;
   OutQueue q;
   Probe p1(1, 1), p2(2, 2);
-  LocalFrame* l1 = pool.local_frame(p1.f);
-  LocalFrame* l2 = pool.local_frame(p2.f);
+  LocalFrame* l1 = pool.local_frame(shared_ref(p1.f));
+  LocalFrame* l2 = pool.local_frame(shared_ref(p2.f));
   ASSERT_TRUE(q.append_ref(pool, l1));
   ASSERT_TRUE(q.append_ref(pool, l2));
   ASSERT_TRUE(q.write_control(pool, "PONG", 4));
   EXPECT_EQ(peek(q), std::string("PONG") + p1.bytes() + p2.bytes());
   // Conflation still finds the frames behind the control chunk.
   Probe p3(2, 3, 40);
-  LocalFrame* l3 = pool.local_frame(p3.f);
+  LocalFrame* l3 = pool.local_frame(shared_ref(p3.f));
   ASSERT_TRUE(q.replace_ref(pool, l3));
   EXPECT_EQ(peek(q), std::string("PONG") + p1.bytes() + p3.bytes());
   q.clear(pool);

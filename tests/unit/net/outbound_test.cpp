@@ -1,4 +1,4 @@
-#include "ringgate/gateway/outbound.hpp"
+#include "ringgate/net/outbound.hpp"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace ringgate::gateway {
+namespace ringgate::net {
 namespace {
 
 // The unsent bytes in order; like a send, it locks the chunks it describes.
@@ -102,9 +102,9 @@ TEST(OutQueue, IovLimitIsRespected) {
 }
 
 }  // namespace
-}  // namespace ringgate::gateway
+}  // namespace ringgate::net
 
-namespace ringgate::gateway {
+namespace ringgate::net {
 namespace {
 
 TEST(OutQueueControl, JumpsAheadOfQueuedData) {
@@ -171,9 +171,9 @@ TEST(OutQueueControl, EmptyQueueControlBecomesTailForLaterWrites) {
 }
 
 }  // namespace
-}  // namespace ringgate::gateway
+}  // namespace ringgate::net
 
-namespace ringgate::gateway {
+namespace ringgate::net {
 namespace {
 
 std::string pong(char tag) { return std::string("\x8a\x01", 2) + tag; }
@@ -312,9 +312,9 @@ TEST(OutQueueControl, ConsumedControlChunkIsForgotten) {
 }
 
 }  // namespace
-}  // namespace ringgate::gateway
+}  // namespace ringgate::net
 
-namespace ringgate::gateway {
+namespace ringgate::net {
 namespace {
 
 TEST(OutQueueControl, ASendThatSentNothingKeepsAHalfSentFrameFirst) {
@@ -336,9 +336,9 @@ TEST(OutQueueControl, ASendThatSentNothingKeepsAHalfSentFrameFirst) {
 }
 
 }  // namespace
-}  // namespace ringgate::gateway
+}  // namespace ringgate::net
 
-namespace ringgate::gateway {
+namespace ringgate::net {
 namespace {
 
 TEST(OutQueueFootprint, IsBytesPlusOverheadPerChunkThroughEveryOperation) {
@@ -374,9 +374,9 @@ TEST(OutQueueFootprint, IsBytesPlusOverheadPerChunkThroughEveryOperation) {
 }
 
 }  // namespace
-}  // namespace ringgate::gateway
+}  // namespace ringgate::net
 
-namespace ringgate::gateway {
+namespace ringgate::net {
 namespace {
 
 TEST(OutQueueControl, AControlChunkQueuedBehindASendMovesUpWhenTheSendStopsEarly) {
@@ -413,9 +413,9 @@ TEST(OutQueueControl, ControlChunksASendDidNotFinishGoBackInOrder) {
 }
 
 }  // namespace
-}  // namespace ringgate::gateway
+}  // namespace ringgate::net
 
-namespace ringgate::gateway {
+namespace ringgate::net {
 namespace {
 
 TEST(OutQueueControl, EveryControlChunkBehindATakenBackSendMovesUp) {
@@ -447,9 +447,9 @@ TEST(OutQueueControl, EveryControlChunkBehindATakenBackSendMovesUp) {
 }
 
 }  // namespace
-}  // namespace ringgate::gateway
+}  // namespace ringgate::net
 
-namespace ringgate::gateway {
+namespace ringgate::net {
 namespace {
 
 TEST(ChunkPool, TrimGivesBackHalfTheCacheBeyondWhatItKeeps) {
@@ -466,4 +466,4 @@ TEST(ChunkPool, TrimGivesBackHalfTheCacheBeyondWhatItKeeps) {
 }
 
 }  // namespace
-}  // namespace ringgate::gateway
+}  // namespace ringgate::net

@@ -1,10 +1,11 @@
-#include "ringgate/gateway/outbound.hpp"
+#include "ringgate/net/outbound.hpp"
 
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <new>
 
-namespace ringgate::gateway {
+namespace ringgate::net {
 
 namespace {
 constexpr std::uint32_t kMaxCachedRefs = 65536;
@@ -39,7 +40,7 @@ Chunk* ChunkPool::get_ref(LocalFrame* lf) noexcept {
   }
   c->next = nullptr;
   c->begin = 0;
-  c->end = c->cap = lf->frame->len;
+  c->end = c->cap = lf->shared.len;
   c->pooled = kRefChunk;
   c->control = 0;
   std::memcpy(c->data, &lf, sizeof lf);
@@ -48,7 +49,7 @@ Chunk* ChunkPool::get_ref(LocalFrame* lf) noexcept {
   return c;
 }
 
-LocalFrame* ChunkPool::local_frame(pubsub::SharedFrame* f) noexcept {
+LocalFrame* ChunkPool::local_frame(const SharedRef& f) noexcept {
   LocalFrame* lf = free_locals_;
   if (lf != nullptr) {
     free_locals_ = lf->next_free;
@@ -57,7 +58,7 @@ LocalFrame* ChunkPool::local_frame(pubsub::SharedFrame* f) noexcept {
     lf = new (std::nothrow) LocalFrame;
     if (lf == nullptr) return nullptr;
   }
-  lf->frame = f;
+  lf->shared = f;
   lf->refs = 1;
   lf->next_free = nullptr;
   return lf;
@@ -65,7 +66,7 @@ LocalFrame* ChunkPool::local_frame(pubsub::SharedFrame* f) noexcept {
 
 void ChunkPool::release_local(LocalFrame* lf) noexcept {
   if (--lf->refs != 0) return;
-  lf->frame->release();
+  lf->shared.release(lf->shared.owner);
   if (cached_locals_ < kMaxCachedRefs) {
     lf->next_free = free_locals_;
     free_locals_ = lf;
@@ -264,12 +265,12 @@ bool OutQueue::replace_ref(ChunkPool& pool, LocalFrame* lf) noexcept {
   // older frames of the topic still queued, then the new one.
   Chunk* newest = nullptr;
   for (Chunk* c = first_unlocked(); c != nullptr; c = c->next) {
-    if (c->is_ref() && c->begin == 0 && c->ref()->frame->topic_id == lf->frame->topic_id) newest = c;
+    if (c->is_ref() && c->begin == 0 && c->ref()->shared.group == lf->shared.group) newest = c;
   }
   if (newest == nullptr) return false;
   LocalFrame* old = newest->ref();
-  cost_ = cost_ - newest->size() + lf->frame->len;
-  newest->end = newest->cap = lf->frame->len;
+  cost_ = cost_ - newest->size() + lf->shared.len;
+  newest->end = newest->cap = lf->shared.len;
   std::memcpy(newest->data, &lf, sizeof lf);
   ++lf->refs;
   pool.release_local(old);
@@ -444,4 +445,4 @@ OutQueue::Tally OutQueue::tally() const noexcept {
   return t;
 }
 
-}  // namespace ringgate::gateway
+}  // namespace ringgate::net

@@ -7,9 +7,12 @@
 // than a chunk gets a chunk of its own size (assembled in place, see Chunk::headroom).
 // An idle connection holds no chunk: an empty queue is two null pointers and a counter.
 //
-// Published messages are not copied: a reference chunk (a small node from the pool) points at a
-// LocalFrame, this worker's share of a pub/sub SharedFrame. The worker counts its subscribers'
-// references to it without atomics and gives its one shared reference back when the last goes.
+// Frames encoded once for many connections (pub/sub fan-out) are not copied: a reference chunk (a
+// small node from the pool) points at a LocalFrame, this worker's share of a frame another thread
+// may hold too (SharedRef: its bytes, its group, and how to give the worker's one reference back).
+// The worker counts its connections' references to it without atomics and gives its one shared
+// reference back when the last goes. The queue knows nothing of what the frame is (pub/sub's
+// SharedFrame in practice): net sits below pubsub.
 #pragma once
 
 #include <sys/uio.h>
@@ -17,12 +20,20 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "ringgate/pubsub/frame.hpp"
 
-namespace ringgate::gateway {
+namespace ringgate::net {
+
+// A frame shared across threads, as the queue sees it.
+struct SharedRef {
+  const std::uint8_t* bytes;  // the whole encoded frame
+  std::uint32_t len;
+  std::uint64_t group;        // frames of one group replace each other under conflation (a topic)
+  void* owner;                // what release(owner) gives one reference back to
+  void (*release)(void* owner) noexcept;
+};
 
 struct LocalFrame {
-  pubsub::SharedFrame* frame;
+  SharedRef shared;
   std::uint32_t refs;  // queued reference chunks (+1 while the worker is still fanning it out)
   LocalFrame* next_free;
 };
@@ -51,7 +62,7 @@ struct Chunk {
   bool is_ref() const noexcept { return pooled == kRefChunk; }
   LocalFrame* ref() const noexcept { return *reinterpret_cast<LocalFrame* const*>(data); }
   // The bytes begin/end index: the chunk's own, or the shared frame's.
-  const std::uint8_t* bytes() const noexcept { return is_ref() ? ref()->frame->bytes : data; }
+  const std::uint8_t* bytes() const noexcept { return is_ref() ? ref()->shared.bytes : data; }
 };
 
 class ChunkPool {
@@ -78,7 +89,7 @@ class ChunkPool {
   Chunk* get_ref(LocalFrame* lf) noexcept;
   // This worker's share of a frame it was handed (with one shared reference); refs start at 1
   // (the fan-out's own hold, dropped with release_local() when it is done).
-  LocalFrame* local_frame(pubsub::SharedFrame* f) noexcept;
+  LocalFrame* local_frame(const SharedRef& f) noexcept;
   void release_local(LocalFrame* lf) noexcept;
   std::uint32_t cached() const noexcept { return cached_count_; }
   // Gives back half of the cached standard and small chunks beyond kKeepCached (the worker calls
@@ -171,4 +182,4 @@ class OutQueue {
   std::uint32_t locked_ = 0;  // chunks at the head that a send has taken
 };
 
-}  // namespace ringgate::gateway
+}  // namespace ringgate::net
