@@ -9,40 +9,41 @@
 
 namespace ringgate::gateway {
 
-bool Worker::setup_pubsub() noexcept {
+std::unique_ptr<Worker::Subscribers> Worker::Subscribers::make(Worker& w, std::string& error) noexcept {
+  const Config& cfg = w.cfg_;
   pubsub::ExchangeConfig xc;
-  xc.worker = id_;
-  xc.history = cfg_.history;
-  xc.history_ttl_ms = cfg_.history_ttl_ms;
-  xc.history_max_bytes = cfg_.history_max_bytes;
-  xc.max_publish_bytes = cfg_.max_publish_bytes;
-  xc.max_subscriptions = cfg_.max_subscriptions;
-  xc.max_outbound_bytes = cfg_.max_outbound_bytes;
-  xc.slow_consumer = cfg_.slow_consumer;
-  xc.broker = cfg_.broker;
-  xc.node_id = cfg_.node_id;
+  xc.worker = w.id_;
+  xc.history = cfg.history;
+  xc.history_ttl_ms = cfg.history_ttl_ms;
+  xc.history_max_bytes = cfg.history_max_bytes;
+  xc.max_publish_bytes = cfg.max_publish_bytes;
+  xc.max_subscriptions = cfg.max_subscriptions;
+  xc.max_outbound_bytes = cfg.max_outbound_bytes;
+  xc.slow_consumer = cfg.slow_consumer;
+  xc.broker = cfg.broker;
+  xc.node_id = cfg.node_id;
   xc.broker_ud_kind = kBroker;
   xc.wake_ud = make_ud(kWake, 0, kNoSlot);
-  subscribers_.reset(new (std::nothrow) Subscribers(*this, xc, *hub_));
-  if (!subscribers_) {
-    error_ = "out of memory";
-    return false;
+  std::unique_ptr<Subscribers> s(new (std::nothrow) Subscribers(w, xc, *w.hub_));
+  if (!s) {
+    error = "out of memory";
+    return nullptr;
   }
-  if (!subscribers_->exchange.start()) {
-    error_ = subscribers_->exchange.error();
-    return false;
+  if (!s->exchange.start()) {
+    error = s->exchange.error();
+    return nullptr;
   }
-  return true;
+  return s;
 }
 
 void Worker::discard_mail() noexcept {
   if (subscribers_) subscribers_->exchange.discard_mail();
 }
 
-Connection* Worker::conn_of(std::uint64_t token, std::uint32_t& index) noexcept {
+Connection* Worker::Subscribers::conn_of(std::uint64_t token, std::uint32_t& index) noexcept {
   index = std::uint32_t(token);
-  if (index >= conns_.capacity()) return nullptr;
-  return conns_.get_masked(index, std::uint32_t(token >> 32), 0xffffffffu);
+  if (index >= w.conns_.capacity()) return nullptr;
+  return w.conns_.get_masked(index, std::uint32_t(token >> 32), 0xffffffffu);
 }
 
 // ---- the Delivery the exchange calls ----
@@ -78,23 +79,23 @@ bool Worker::Subscribers::replace(std::uint64_t token) noexcept {
 
 void Worker::Subscribers::slow_close(std::uint64_t token) noexcept {
   std::uint32_t index;
-  if (Connection* conn = w.conn_of(token, index)) Port(w, index, *conn).slow_close();
+  if (Connection* conn = conn_of(token, index)) Port(w, index, *conn).slow_close();
 }
 
 void Worker::Subscribers::want_drained(std::uint64_t token) noexcept {
   std::uint32_t index;
-  if (Connection* conn = w.conn_of(token, index)) conn->stream |= kWantDrained;  // on_send calls drained()
+  if (Connection* conn = conn_of(token, index)) conn->stream |= kWantDrained;  // on_send calls drained()
 }
 
 bool Worker::Subscribers::open(std::uint64_t token) noexcept {
   std::uint32_t index;
-  const Connection* conn = w.conn_of(token, index);
+  const Connection* conn = conn_of(token, index);
   return conn != nullptr && conn->phase == Phase::open;
 }
 
 bool Worker::Subscribers::gap(std::uint64_t token, std::string_view json) noexcept {
   std::uint32_t index;
-  Connection* conn = w.conn_of(token, index);
+  Connection* conn = conn_of(token, index);
   if (conn == nullptr || conn->phase != Phase::open) return false;
   (void)Port(w, index, *conn).send(ws::Opcode::text, std::span(reinterpret_cast<const std::uint8_t*>(json.data()), json.size()));
   return true;

@@ -22,6 +22,10 @@ class Worker::Subscribers final : public pubsub::Delivery {
  public:
   Subscribers(Worker& worker, const pubsub::ExchangeConfig& cfg, pubsub::Hub& hub) noexcept
       : w(worker), exchange(cfg, hub, *this, worker.metrics_, &worker.ring_) {}
+  // The worker's exchange, configured from its Config and started (nullptr: `error` says why).
+  static std::unique_ptr<Subscribers> make(Worker& w, std::string& error) noexcept;
+  // The connection a token names, if it is still the same one (nullptr: gone).
+  Connection* conn_of(std::uint64_t token, std::uint32_t& index) noexcept;
 
   bool begin_frame(pubsub::SharedFrame* f) noexcept override;
   Append append(std::uint64_t token, std::uint64_t max_queued) noexcept override;
@@ -40,7 +44,7 @@ class Worker::Subscribers final : public pubsub::Delivery {
   template <class F>
   void with_route(std::uint64_t token, F&& f) noexcept {
     std::uint32_t index;
-    Connection* conn = w.conn_of(token, index);
+    Connection* conn = conn_of(token, index);
     if (conn == nullptr) return;
     RouteHandler* route = w.route_handler(*conn);
     PubsubAnswers* answers = route != nullptr ? route->answers() : nullptr;

@@ -1,5 +1,6 @@
-// Worker loop and ring plumbing: accepting, receiving into provided buffers, flushing output,
-// tearing connections down. Protocol handling lives in connection.cpp, deadlines in deadlines.cpp.
+// Worker loop and ring plumbing: set-up, the completion dispatch, receiving into provided buffers,
+// flushing output, tearing connections down. Accepting is in accept.cpp, deadlines in
+// deadlines.cpp; what the bytes mean is the transport's (transport/) and the routes' (upgrade.cpp).
 #include "ringgate/gateway/worker.hpp"
 
 #include <sys/resource.h>
@@ -90,7 +91,8 @@ bool Worker::setup() noexcept {
   dirty_.reserve(1024);
   rearm_.reserve(1024);
   refusals_ = std::make_unique<RefusalLog>(*this);
-  if (!setup_pubsub()) return false;
+  subscribers_ = Subscribers::make(*this, error_);
+  if (!subscribers_) return false;
   for (const RouteSpec& row : route_table()) {
     routes_.push_back(row.make(RouteContext{cfg_, metrics_, &subscribers_->exchange}));
     if (!routes_.back()) {
@@ -195,14 +197,6 @@ void Worker::loop() noexcept {
   (void)ring_.submit();
 }
 
-void Worker::arm_accept(std::size_t listener) noexcept {
-  if (ring_.accept_multishot(listeners_[listener].spec.fd, ud(kAccept, std::uint32_t(listener)))) {
-    accept_armed_[listener] = 1;
-  } else {
-    accept_retry_ = true;
-  }
-}
-
 void Worker::dispatch(const net::Completion& c) noexcept {
   const std::uint32_t index = slot_of(c.user_data);
   switch (kind_of(c.user_data)) {
@@ -255,52 +249,6 @@ void Worker::dispatch(const net::Completion& c) noexcept {
       RG_BUG_IF(true);
       return;
   }
-}
-
-void Worker::on_accept(std::size_t listener, const net::Completion& c) noexcept {
-  if (!c.more()) {
-    accept_armed_[listener] = 0;
-    if (!draining_) accept_retry_ = true;
-  }
-  if (c.res < 0) {
-    if (c.res != -ECANCELED) {
-      metrics_.accept_errors.add();
-      // ENFILE: the fixed-file table is full; retry shortly rather than spin.
-      accept_retry_ = !draining_;
-    }
-    return;
-  }
-  SlabId id;
-  Connection* conn = draining_ ? nullptr : conns_.alloc(id);
-  if (conn == nullptr) {
-    metrics_.accept_errors.add();
-    (void)ring_.close(c.res, ud(kClose, kNoSlot));
-    return;
-  }
-  conn->fd = c.res;
-  conn->listener = std::uint8_t(listener);
-  conn->since_ms = conn->last_rx_ms = now32();
-  metrics_.connections_accepted.add();
-  metrics_.connections_active.add(1);
-  wheel_.arm(conn->timer, now_ms_ + cfg_.handshake_timeout_ms);
-  const ListenerKind kind = listeners_[listener].spec.kind;
-  const std::shared_ptr<tls::ServerContext>* tls = kind == ListenerKind::tls ? listeners_[listener].context() : nullptr;
-  const bool proxy = cfg_.proxy_protocol != ProxyMode::off && kind != ListenerKind::api;
-  // An --api listener's bytes all go to its stream route (which parses HTTP itself).
-  if (kind == ListenerKind::api) conn->route = std::uint8_t(find_route({}, RouteKind::stream) + 1);
-  Port port(*this, id.index, *conn);
-  if ((kind == ListenerKind::tls && tls == nullptr) || !transport_->open(port, *conn, tls, proxy)) {
-    teardown(id.index, *conn);
-  }
-}
-
-const std::shared_ptr<tls::ServerContext>* Worker::Listener::context() noexcept {
-  if (spec.tls == nullptr) return nullptr;
-  if (generation != spec.tls->generation() || !ctx) {
-    generation = spec.tls->generation();
-    ctx = spec.tls->get();
-  }
-  return &ctx;
 }
 
 void Worker::arm_recv(std::uint32_t index, Connection& conn) noexcept {

@@ -90,12 +90,7 @@ class NatsBroker final : public ExternalBroker {
     lose_subscriptions();
   }
   bool link_bytes(BrokerLink&, const char* data, std::size_t len) noexcept override {
-    if (!parser_.feed(data, len)) return false;
-    pubsub::NatsEvent ev;
-    for (;;) {
-      const int r = parser_.next(ev);
-      if (r < 0) return false;
-      if (r == 0) return true;
+    return for_each_event<pubsub::NatsEvent>(parser_, data, len, [&](const pubsub::NatsEvent& ev) noexcept {
       switch (ev.kind) {
         case pubsub::NatsKind::msg:
           deliver(ev.subject, ev.payload);
@@ -120,7 +115,7 @@ class NatsBroker final : public ExternalBroker {
         case pubsub::NatsKind::ok:
           break;
       }
-    }
+    });
   }
 
   void on_pong() noexcept {

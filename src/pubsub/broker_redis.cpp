@@ -94,12 +94,7 @@ class RedisBroker final : public ExternalBroker {
   }
 
   bool sub_bytes(const char* data, std::size_t len) noexcept {
-    if (!sub_reader_.feed(data, len)) return false;
-    pubsub::RespEvent ev;
-    for (;;) {
-      const int r = sub_reader_.next(ev);
-      if (r < 0) return false;
-      if (r == 0) return true;
+    return for_each_event<pubsub::RespEvent>(sub_reader_, data, len, [&](const pubsub::RespEvent& ev) noexcept {
       switch (ev.kind) {
         case pubsub::RespKind::message:
           deliver(ev.channel, ev.text);
@@ -116,16 +111,11 @@ class RedisBroker final : public ExternalBroker {
         default:
           break;
       }
-    }
+    });
   }
 
   bool pub_bytes(const char* data, std::size_t len) noexcept {
-    if (!pub_reader_.feed(data, len)) return false;
-    pubsub::RespEvent ev;
-    for (;;) {
-      const int r = pub_reader_.next(ev);
-      if (r < 0) return false;
-      if (r == 0) return true;
+    return for_each_event<pubsub::RespEvent>(pub_reader_, data, len, [&](const pubsub::RespEvent& ev) noexcept {
       switch (ev.kind) {
         case pubsub::RespKind::integer:
           answered(true, ev.integer > 0 ? std::uint64_t(ev.integer) : 0);
@@ -144,7 +134,7 @@ class RedisBroker final : public ExternalBroker {
           answered(true, 0);
           break;
       }
-    }
+    });
   }
 
   void send_subscribe_batch(const std::vector<std::string_view>& topics) noexcept override {

@@ -30,6 +30,19 @@
 
 namespace ringgate::pubsub {
 
+// Feeds received bytes to a streaming reply parser (RESP, NATS) and hands each complete event to
+// `on`. False when the parser finds the stream broken: the link then reconnects.
+template <class Event, class Parser, class Fn>
+bool for_each_event(Parser& parser, const char* data, std::size_t len, Fn&& on) noexcept {
+  if (!parser.feed(data, len)) return false;
+  Event ev;
+  for (;;) {
+    const int r = parser.next(ev);
+    if (r <= 0) return r == 0;
+    on(ev);
+  }
+}
+
 // A broker whose connections run on the worker's ring.
 class IoBroker : public Broker {
  public:

@@ -13,9 +13,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "ringgate/core/log.hpp"
@@ -28,13 +26,9 @@
 #include "ringgate/net/buffer_ring.hpp"
 #include "ringgate/net/listener.hpp"
 #include "ringgate/net/ring.hpp"
-#include "ringgate/pubsub/codec.hpp"
-#include "ringgate/pubsub/exchange.hpp"
 #include "ringgate/pubsub/hub.hpp"
 #include "ringgate/timer/wheel.hpp"
 #include "ringgate/tls/context.hpp"
-#include "ringgate/tls/ktls.hpp"
-#include "ringgate/tls/session.hpp"
 
 namespace ringgate::gateway {
 
@@ -135,10 +129,6 @@ class Worker {
   void on_frames(std::uint32_t index, Connection& conn, std::uint8_t* data, std::size_t len) noexcept;
   void send_close(std::uint32_t index, Connection& conn, std::uint16_t code, std::string_view reason,
                   Phase next) noexcept;
-
-  // subscribers.cpp: pub/sub's place in the worker
-  bool setup_pubsub() noexcept;
-  Connection* conn_of(std::uint64_t token, std::uint32_t& index) noexcept;
 
   unsigned id_;
   Config cfg_;
