@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gateway/message_writer.hpp"
@@ -155,10 +156,14 @@ struct Node final : pubsub::Delivery {
     x.max_publish_bytes = cfg.max_publish_bytes;
     return x;
   }
-  bool begin_frame(pubsub::SharedFrame*) noexcept override { return true; }
+  // begin_frame takes the frame's reference; end_frame gives it back (as the worker's LocalFrame does).
+  bool begin_frame(pubsub::SharedFrame* f) noexcept override {
+    frame = f;
+    return true;
+  }
   Append append(std::uint64_t, std::uint64_t) noexcept override { ++frames; return Append::queued; }
   bool replace(std::uint64_t) noexcept override { return false; }
-  void end_frame() noexcept override {}
+  void end_frame() noexcept override { std::exchange(frame, nullptr)->release(); }
   void slow_close(std::uint64_t) noexcept override {}
   void want_drained(std::uint64_t) noexcept override {}
   bool open(std::uint64_t) noexcept override { return true; }
@@ -179,6 +184,7 @@ struct Node final : pubsub::Delivery {
   RouteHandler* route = nullptr;
   FakeIo* io = nullptr;
   int frames = 0;
+  pubsub::SharedFrame* frame = nullptr;
 };
 
 void feed(RouteHandler& route, FakeIo& io, std::string text) {
