@@ -15,15 +15,20 @@
 # put tens of milliseconds of other jobs' time slices into every latency percentile (--no-rt to
 # compare). Each cell starts a fresh gateway on kernel-chosen loopback ports and stops it by PID.
 # Builds nothing: binaries from $RINGGATE / $RINGGATE_LOAD (default build/release).
+# --servers "ringgate floor" adds, to the sustained cells only, the same load against
+# bench/load/ws_floor_fanout ($WS_FLOOR_FANOUT, default build/release/bench/load): one epoll thread,
+# one send() per delivery, no validation, what any server must at least pay (a second table).
 #
 # usage: bench/run-fanout.sh [--reps N] [--burst-subs "100000"] [--subs S] [--topics T] [--publishers P]
 #          [--rates "1000 2000 4000"] [--lat-rates "200 1000"] [--size BYTES] [--duration S] [--warmup S]
 #          [--settle S (15: time for an overloaded gateway's backlog to drain before the check)]
-#          [--only burst,rate,latency] [--no-rt] [--results DIR] [--out FILE]
+#          [--only burst,rate,latency] [--no-rt] [--results DIR] [--out FILE] [--servers "ringgate floor"]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RINGGATE=${RINGGATE:-$ROOT/build/release/src/app/ringgate}
 LOAD=${RINGGATE_LOAD:-$ROOT/build/release/tools/load/ringgate-load}
+FLOOR=${WS_FLOOR_FANOUT:-$ROOT/build/release/bench/load/ws_floor_fanout}
+SERVERS="ringgate"
 REPS=2
 BURST_SUBS="100000"
 SUBS=10000
@@ -58,12 +63,16 @@ while [[ $# -gt 0 ]]; do
     --no-rt) USE_RT=0; shift ;;
     --results) RESULTS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,23p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    --servers) SERVERS=$2; shift 2 ;;
+    -h|--help) sed -n '2,26p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) die "unknown flag $1" ;;
   esac
 done
 [[ -x "$RINGGATE" ]] || die "no gateway binary at $RINGGATE (set RINGGATE=...)"
 [[ -x "$LOAD" ]] || die "no ringgate-load binary at $LOAD (set RINGGATE_LOAD=...)"
+for s in $SERVERS; do [[ $s == ringgate || $s == floor ]] || die "--servers: unknown server $s"; done
+serving() { [[ " $SERVERS " == *" $1 "* ]]; }
+serving floor && { [[ -x "$FLOOR" ]] || die "no ws_floor_fanout binary at $FLOOR (set WS_FLOOR_FANOUT=...)"; }
 [[ -n "$RESULTS" ]] || RESULTS=$(mktemp -d /tmp/run-fanout.XXXXXX)
 mkdir -p "$RESULTS"
 CMDS="$RESULTS/commands.txt"
@@ -92,6 +101,7 @@ trap stop_gw EXIT
 start_gw() {
   local logf=$1 pin=$2; shift 2
   local cmd=("$RINGGATE" --listen 127.0.0.1:0 --admin 127.0.0.1:0 --client-publish on "$@")
+  [[ ${1:-} == --floor ]] && cmd=("$FLOOR" --port 0)  # the fan-out floor (sustained cells only)
   [[ $pin == 1 ]] && cmd=("${PIN_SERVER[@]}" "${cmd[@]}")
   echo "${cmd[*]}" >> "$CMDS"
   "${cmd[@]}" 2> "$logf" &
@@ -142,12 +152,16 @@ for rep in $(seq 1 "$REPS"); do
   fi
   if want rate; then
     for r in $RATES; do
-      log "sustained $SUBS subscribers / $TOPICS topics at $r msg/s, rep $rep"
-      start_gw "$RESULTS/rate_${r}_r$rep.gw.log" 1 --workers 1 || continue
-      load "rate_${r}_r$rep" 1 fanout --url "ws://127.0.0.1:$WS_PORT/ws" --subscribers "$SUBS" --topics "$TOPICS" \
-        --publishers "$PUBLISHERS" --rate "$r" --duration "$DURATION" --warmup "$WARMUP" --size "$SIZE" \
-        --settle "$SETTLE"
-      stop_gw
+      for srv in $SERVERS; do
+        tag="rate_${r}_r$rep" args=(--workers 1) what=""
+        [[ $srv == floor ]] && tag="floor_$tag" args=(--floor) what=" (ws_floor_fanout)"
+        log "sustained $SUBS subscribers / $TOPICS topics at $r msg/s, rep $rep$what"
+        start_gw "$RESULTS/$tag.gw.log" 1 "${args[@]}" || continue
+        load "$tag" 1 fanout --url "ws://127.0.0.1:$WS_PORT/ws" --subscribers "$SUBS" --topics "$TOPICS" \
+          --publishers "$PUBLISHERS" --rate "$r" --duration "$DURATION" --warmup "$WARMUP" --size "$SIZE" \
+          --settle "$SETTLE"
+        stop_gw
+      done
     done
   fi
   if want latency; then
@@ -214,6 +228,18 @@ if rates:
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rates:
         for rep, d, rc in runs(f"rate_{r}"):
+            ns = d.get("server_cpu_ns_per_delivery") or 0
+            lat = d["latency_us"]
+            print(f"| {r:,} msg/s | {rep} | {d['deliveries_per_second']:,.0f} | {d.get('server_cpu_cores', 0):.2f} | {ns:.0f} | "
+                  f"{(1e9/ns if ns else 0):,.0f} | {d['client_cpu_cores']:.2f} | {lat['p50']/1000:.2f} / {lat['p99']/1000:.2f} ms | {verdict(d, rc)} |")
+    print()
+frates = sorted({int(m.group(1)) for f in glob.glob(f"{R}/floor_rate_*_r*.json") for m in [re.search(r"floor_rate_(\d+)_r", f)]})
+if frates:
+    print(f"Floor (bench/load/ws_floor_fanout: one epoll thread, one send() per delivery, no validation), same load ({rt})\n")
+    print("| publish rate | rep | deliveries/s | floor cores | floor ns CPU/delivery | deliveries per CPU-second | load cores | p50 / p99 latency | result |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in frates:
+        for rep, d, rc in runs(f"floor_rate_{r}"):
             ns = d.get("server_cpu_ns_per_delivery") or 0
             lat = d["latency_us"]
             print(f"| {r:,} msg/s | {rep} | {d['deliveries_per_second']:,.0f} | {d.get('server_cpu_cores', 0):.2f} | {ns:.0f} | "
