@@ -159,6 +159,29 @@ inline void queue_frame(Conn& c, uint8_t opcode, const void* payload, size_t len
   c.out.insert(c.out.end(), p, p + len);
 }
 
+// Walks the complete client frames in c.in, unmasked in place, calling on(opcode, payload, len) for
+// each; `on` returns false to stop (it closed or dropped the connection). Consumed frames leave
+// c.in. False when the walk stopped or the connection was dropped for a bad frame.
+template <class Fn>
+bool for_each_frame(Conn& c, Fn&& on) {
+  size_t pos = 0;
+  for (;;) {
+    load::ws::FrameHeader h;
+    size_t hl = load::ws::parse_header(c.in.get() + pos, c.in_len - pos, h);
+    if (hl == 0) break;
+    if (!h.masked || hl + h.payload_len > kBufBytes) return drop(c), false;
+    if (c.in_len - pos < hl + h.payload_len) break;
+    uint8_t* payload = c.in.get() + pos + hl;
+    size_t len = static_cast<size_t>(h.payload_len);
+    unmask(payload, len, payload - 4);
+    pos += hl + len;
+    if (!on(h.opcode, payload, len)) return false;
+  }
+  std::memmove(c.in.get(), c.in.get() + pos, c.in_len - pos);
+  c.in_len -= pos;
+  return true;
+}
+
 // on_frames handles every complete frame in c.in; returns false when it dropped the connection.
 using FramesFn = bool (*)(Conn&);
 

@@ -14,31 +14,16 @@
 namespace {
 
 using floor_ws::Conn;
-using floor_ws::kBufBytes;
 
 // Echoes every complete frame in c.in; returns false when the connection was dropped.
 bool echo_frames(Conn& c) {
-  size_t pos = 0;
-  for (;;) {
-    load::ws::FrameHeader h;
-    size_t hl = load::ws::parse_header(c.in.get() + pos, c.in_len - pos, h);
-    if (hl == 0) break;
-    if (!h.masked || hl + h.payload_len > kBufBytes) return floor_ws::drop(c), false;
-    if (c.in_len - pos < hl + h.payload_len) break;
-    uint8_t* payload = c.in.get() + pos + hl;
-    size_t len = static_cast<size_t>(h.payload_len);
-    floor_ws::unmask(payload, len, payload - 4);
-    uint8_t opcode = h.opcode == load::ws::kPing ? uint8_t{load::ws::kPong} : h.opcode;
+  return floor_ws::for_each_frame(c, [&](uint8_t op, uint8_t* payload, size_t len) {
+    uint8_t opcode = op == load::ws::kPing ? uint8_t{load::ws::kPong} : op;
     if (opcode != load::ws::kPong) floor_ws::queue_frame(c, opcode, payload, len);  // peer pongs not echoed
-    pos += hl + len;
-    if (h.opcode == load::ws::kClose) {
-      if (floor_ws::flush(c)) floor_ws::drop(c);  // flush drops on a send error
-      return false;
-    }
-  }
-  std::memmove(c.in.get(), c.in.get() + pos, c.in_len - pos);
-  c.in_len -= pos;
-  return true;
+    if (op != load::ws::kClose) return true;
+    if (floor_ws::flush(c)) floor_ws::drop(c);  // flush drops on a send error
+    return false;
+  });
 }
 
 }  // namespace

@@ -27,7 +27,6 @@
 namespace {
 
 using floor_ws::Conn;
-using floor_ws::kBufBytes;
 
 struct Topic {
   uint64_t seq = 0;
@@ -200,28 +199,15 @@ bool drop_broken(const Conn& c) {
 
 // Handles every complete frame in c.in; returns false when the connection was dropped.
 bool fanout_frames(Conn& c) {
-  size_t pos = 0;
-  for (;;) {
-    load::ws::FrameHeader h;
-    size_t hl = load::ws::parse_header(c.in.get() + pos, c.in_len - pos, h);
-    if (hl == 0) break;
-    if (!h.masked || hl + h.payload_len > kBufBytes) return floor_ws::drop(c), false;
-    if (c.in_len - pos < hl + h.payload_len) break;
-    uint8_t* payload = c.in.get() + pos + hl;
-    size_t len = static_cast<size_t>(h.payload_len);
-    floor_ws::unmask(payload, len, payload - 4);
-    pos += hl + len;
-    if (h.opcode == load::ws::kText) on_text(c, std::string_view(reinterpret_cast<char*>(payload), len));
-    if (h.opcode == load::ws::kPing) floor_ws::queue_frame(c, load::ws::kPong, payload, len);
-    if (h.opcode == load::ws::kClose) {
-      floor_ws::queue_frame(c, load::ws::kClose, payload, len);
-      if (drop_broken(c) && floor_ws::flush(c)) floor_ws::drop(c);
-      return false;
-    }
-  }
-  std::memmove(c.in.get(), c.in.get() + pos, c.in_len - pos);
-  c.in_len -= pos;
-  return drop_broken(c);
+  const bool walked = floor_ws::for_each_frame(c, [&](uint8_t op, uint8_t* payload, size_t len) {
+    if (op == load::ws::kText) on_text(c, std::string_view(reinterpret_cast<char*>(payload), len));
+    if (op == load::ws::kPing) floor_ws::queue_frame(c, load::ws::kPong, payload, len);
+    if (op != load::ws::kClose) return true;
+    floor_ws::queue_frame(c, load::ws::kClose, payload, len);
+    if (drop_broken(c) && floor_ws::flush(c)) floor_ws::drop(c);
+    return false;
+  });
+  return walked && drop_broken(c);
 }
 
 }  // namespace
