@@ -177,6 +177,16 @@ struct Node final : pubsub::Delivery {
   }
   void published(const PubAnswer& a) noexcept override { route->answers()->published(*io, a); }
 
+  // Starts the exchange and makes the route under test on it; its answers go to `fake`.
+  // nullptr: the exchange or the route could not start.
+  std::unique_ptr<RouteHandler> start(std::unique_ptr<RouteHandler> (*make)(const RouteContext&), FakeIo& fake) {
+    if (!exchange.start()) return nullptr;
+    auto r = make(RouteContext{cfg, metrics, &exchange});
+    route = r.get();
+    io = &fake;
+    return r;
+  }
+
   Config cfg;
   WorkerMetrics metrics;
   pubsub::Hub own;
@@ -196,12 +206,9 @@ TEST(PubsubRoute, RequestsBecomeExchangeCallsAndAnswersJsonMessages) {
   Config cfg;
   cfg.client_publish = true;
   Node node(cfg);
-  ASSERT_TRUE(node.exchange.start());
-  auto route = make_pubsub_route(RouteContext{node.cfg, node.metrics, &node.exchange});
-  ASSERT_NE(route, nullptr);
   FakeIo io;
-  node.route = route.get();
-  node.io = &io;
+  auto route = node.start(make_pubsub_route, io);
+  ASSERT_NE(route, nullptr);
   ASSERT_EQ(route->subprotocols().size(), 1u);
   EXPECT_EQ(route->subprotocols()[0], "ringgate.v1");
   EXPECT_EQ(route->refuse(ws::Opcode::binary), "binary frames are not supported");
@@ -225,11 +232,9 @@ TEST(PubsubRoute, RequestsBecomeExchangeCallsAndAnswersJsonMessages) {
 
 TEST(PubsubRoute, ClientPublishingIsRefusedUnlessEnabled) {
   Node node(Config{});
-  ASSERT_TRUE(node.exchange.start());
-  auto route = make_pubsub_route(RouteContext{node.cfg, node.metrics, &node.exchange});
   FakeIo io;
-  node.route = route.get();
-  node.io = &io;
+  auto route = node.start(make_pubsub_route, io);
+  ASSERT_NE(route, nullptr);
   feed(*route, io, R"({"op":"pub","id":7,"topic":"t","data":1})");
   ASSERT_EQ(io.sent.size(), 1u);
   EXPECT_NE(io.sent[0].payload.find("forbidden"), std::string::npos) << io.sent[0].payload;
@@ -249,12 +254,9 @@ TEST(ApiRoute, PublishesPipelinedRequestsInOrderAndClosesWhenAsked) {
   Config cfg;
   cfg.api_token = "secret";
   Node node(cfg);
-  ASSERT_TRUE(node.exchange.start());
-  auto route = make_api_route(RouteContext{node.cfg, node.metrics, &node.exchange});
-  ASSERT_NE(route, nullptr);
   FakeIo io;
-  node.route = route.get();
-  node.io = &io;
+  auto route = node.start(make_api_route, io);
+  ASSERT_NE(route, nullptr);
   std::string two = publish_request("secret", R"({"topic":"a","data":1})") +
                     publish_request("secret", R"({"topic":"a","data":2})", true);
   route->on_bytes(io, bytes(two));
@@ -269,11 +271,9 @@ TEST(ApiRoute, RefusesAWrongTokenWith401AndEndsTheConnection) {
   Config cfg;
   cfg.api_token = "secret";
   Node node(cfg);
-  ASSERT_TRUE(node.exchange.start());
-  auto route = make_api_route(RouteContext{node.cfg, node.metrics, &node.exchange});
   FakeIo io;
-  node.route = route.get();
-  node.io = &io;
+  auto route = node.start(make_api_route, io);
+  ASSERT_NE(route, nullptr);
   std::string req = publish_request("wrong", R"({"topic":"a","data":1})");
   route->on_bytes(io, bytes(req));
   EXPECT_EQ(io.written.find("HTTP/1.1 401 Unauthorized\r\n"), 0u) << io.written;
@@ -290,12 +290,10 @@ TEST(ApiRoute, PausesReadingWhilePipelinedRequestsPileUpBehindAPublishInFlight) 
   cfg.api_token = "secret";
   pubsub::Hub hub(2);
   Node node(cfg, &hub, 0), owner(cfg, &hub, 1);
-  ASSERT_TRUE(node.exchange.start());
   ASSERT_TRUE(owner.exchange.start());
-  auto route = make_api_route(RouteContext{node.cfg, node.metrics, &node.exchange});
   FakeIo io;
-  node.route = route.get();
-  node.io = &io;
+  auto route = node.start(make_api_route, io);
+  ASSERT_NE(route, nullptr);
   std::string topic = "t";
   for (int i = 0; pubsub::topic_owner(topic, 2) != 1; ++i) topic = "t" + std::to_string(i);
   const std::string one = publish_request("secret", R"({"topic":")" + topic + R"(","data":1})");
